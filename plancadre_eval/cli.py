@@ -1,0 +1,121 @@
+"""Command line: ``plancadre-eval <commande>``. Messages are French; exit codes 0 ok, 1 failure, 2 usage.
+
+Each sub-command parses its arguments here and delegates to the module that owns the concern
+(``referential``, ``collection``, ``demo``, ``runner``), through a ``command_*(args) -> int`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+
+
+class _FrenchParser(argparse.ArgumentParser):
+    """argparse with French usage errors (exit code 2)."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - argparse plumbing
+        self.print_usage(sys.stderr)
+        translations = {
+            "the following arguments are required": "arguments obligatoires manquants",
+            "unrecognized arguments": "arguments non reconnus",
+            "invalid choice": "choix invalide",
+            "expected one argument": "une valeur est attendue",
+            "invalid int value": "nombre entier invalide",
+        }
+        for en, fr in translations.items():
+            message = message.replace(en, fr)
+        self.exit(2, f"{self.prog} : erreur : {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _FrenchParser(
+        prog="plancadre-eval",
+        description="Évaluation du Plan cadre de lutte contre les violences faites aux femmes "
+        "2019-2022 (Pas-de-Calais).",
+    )
+    parser.add_argument("--version", action="version", version=f"plancadre-eval {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="commande", parser_class=_FrenchParser)
+
+    p = sub.add_parser("referentiel", help="valider et afficher le référentiel du plan")
+    p.add_argument("--referentiel", help="dossier (ou fichier) YAML du référentiel ; défaut : le plan 2019-2022")
+    p.add_argument("--json", action="store_true", help="imprimer le référentiel en JSON")
+
+    p = sub.add_parser("check", help="valider des fichiers de collecte (CSV ou XLSX)")
+    p.add_argument("paths", nargs="+", metavar="CHEMIN", help="fichiers ou dossiers à valider")
+    p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
+
+    p = sub.add_parser("template", help="écrire le classeur de collecte d'un service pilote")
+    p.add_argument("--year", type=int, required=True, help="année de collecte")
+    p.add_argument("--pilote", help="nom court du service pilote (défaut : tous)")
+    p.add_argument("--out", required=True, help="fichier .xlsx à écrire")
+    p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
+
+    p = sub.add_parser("demo", help="régénérer les données de démonstration (graine fixe)")
+    p.add_argument("--out", help="dossier de sortie ; défaut : data/demo")
+    p.add_argument("--seed", type=int, default=62, help="graine du générateur")
+    p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
+
+    p = sub.add_parser("run", help="produire les évaluations d'une année (ou de toutes)")
+    p.add_argument("--year", required=True, help="année du plan, ou 'all'")
+    p.add_argument("--fiche", action="append", default=[], help="fiche à produire (répétable)")
+    p.add_argument("--params", help="fichier params/<année>.yaml ; défaut : celui de l'année")
+    p.add_argument("--data", help="dossier des données de collecte ; défaut : selon params")
+    p.add_argument("--out", help="dossier de sortie ; défaut : outputs/")
+    p.add_argument("--jobs", type=int, default=None, help="exécutions en parallèle (défaut : nb de cœurs)")
+    p.add_argument("--force", action="store_true", help="tout refaire, sans cache")
+    p.add_argument("--quiet", action="store_true", help="aucune barre de progression")
+    p.add_argument("--scheduler", help="adresse d'un ordonnanceur Dask distributed (tcp://…)")
+    p.add_argument("--referentiel", help="dossier du référentiel ; défaut : selon params")
+    return parser
+
+
+def command_referentiel(args: argparse.Namespace) -> int:
+    from .referential import ReferentialError, load_referential
+
+    try:
+        ref = load_referential(args.referentiel)
+    except ReferentialError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if args.json:
+        print(ref.to_json())
+        return 0
+    n_ind = len(ref.indicators())
+    print(f"Référentiel valide : {ref.plan.titre}")
+    print(f"  {len(ref.axes)} axes, {len(ref.fiches)} fiches, {n_ind} indicateurs, "
+          f"{sum(len(f.etat_des_lieux) for f in ref.fiches)} faits d'état des lieux, "
+          f"{sum(len(f.cibles) for f in ref.fiches)} cibles, {len(ref.milestones())} jalons.")
+    for axis in ref.axes:
+        ids = [f.id for f in ref.fiches if f.axe == axis.id]
+        print(f"  Axe {axis.id} — {axis.titre} : fiches {', '.join(ids)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "referentiel":
+        return command_referentiel(args)
+    if args.command in ("check", "template"):
+        from . import collection
+
+        return getattr(collection, f"command_{args.command}")(args)
+    if args.command == "demo":
+        from . import demo
+
+        return demo.command_demo(args)
+    if args.command == "run":
+        from . import runner
+
+        return runner.command_run(args)
+    parser.error(f"commande inconnue {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Where the project's files live.
+
+The package is installed in editable mode from the repository, so the project root is the parent of
+this package. ``PLANCADRE_ROOT`` overrides it (e.g. for an installed copy pointing at a data folder).
+All paths returned are absolute; nothing here reads ``../shared``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """Project root: ``$PLANCADRE_ROOT`` if set, else the folder holding ``plancadre_eval/``."""
+    env = os.environ.get("PLANCADRE_ROOT")
+    return Path(env).resolve() if env else PACKAGE_DIR.parent
+
+
+def data_dir() -> Path:
+    """``data/`` of the project."""
+    return project_root() / "data"
+
+
+def default_referential() -> Path:
+    """The shipped referential folder (the plan 2019-2022)."""
+    return data_dir() / "referentiel" / "plan-cadre-2019-2022"
+
+
+def demo_dir() -> Path:
+    """Demonstration collection files (the default input)."""
+    return data_dir() / "demo"
+
+
+def territories_dir() -> Path:
+    """INSEE territories and populations (copied from public sources)."""
+    return data_dir() / "territoires"
+
+
+def public_dir() -> Path:
+    """Public crime statistics (État 4001, SSMSI) copied from public sources."""
+    return data_dir() / "public"
+
+
+def notebooks_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def outputs_dir() -> Path:
+    return project_root() / "outputs"
+
+
+def params_dir() -> Path:
+    return project_root() / "params"

@@ -1,0 +1,609 @@
+"""The plan as data: load, validate and serialise the referential (YAML folder edited by analysts).
+
+A referential is a folder holding ``plan.yaml`` (plan, axes, named structures) and ``fiches-*.yaml``
+(lists of fiches). See ``data/referentiel/README.md`` for every field. Loading validates everything
+and raises :class:`ReferentialError` listing *all* problems, each naming the file, the fiche and the
+field. Objects are frozen dataclasses; ids are always strings ("2.10", never 2.1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from . import paths
+
+INDICATOR_TYPES = (
+    "comptage", "pourcentage", "taux", "duree", "jalon", "date", "qualitatif", "a_determiner",
+)
+#: Types whose values are numbers that can be charted and compared to a target.
+QUANTITATIVE_TYPES = ("comptage", "pourcentage", "taux", "duree")
+FREQUENCY_CODES = (
+    "annuelle", "triennale", "intermediaire_et_finale", "annuelle_apres_2e_annee", "continue",
+    "semestrielle", "point_etape_annuel", "non_precisee",
+)
+LEVELS = ("departement", "arrondissement", "epci", "commune", "structure", "compagnie_gendarmerie")
+DIRECTIONS = ("hausse", "baisse", "neutre")
+NATURES = ("a_poursuivre", "nouvelle")
+SOURCES = ("collecte", "public")
+STRUCTURE_TYPES = ("compagnie_gendarmerie", "csp", "tribunal_judiciaire", "autre")
+#: Suffixes of collected components: ``2.9.3.numerateur`` etc.
+COMPONENTS = {
+    "pourcentage": ("numerateur", "denominateur"),
+    "duree": ("personnes",),
+}
+
+
+class ReferentialError(ValueError):
+    """The referential is broken. ``problems`` lists every message (French, one per problem)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("Référentiel invalide :\n" + "\n".join(f"- {p}" for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Frequency:
+    code: str
+    libelle: str
+    debut: int | None = None
+    fin: int | None = None
+    annees: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A quantified fact of the plan's "État des lieux"."""
+
+    libelle: str
+    valeur: float
+    unite: str
+    date: dt.date
+    indicateur: str | None = None
+    territoire: str = "62"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A quantified target of the plan's "Perspectives", with its deadline."""
+
+    libelle: str
+    valeur: float
+    unite: str
+    echeance: dt.date
+    indicateur: str | None = None
+    territoire: str = "62"
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A dated step of the plan's "Délais de mise en œuvre"."""
+
+    id: str
+    libelle: str
+    echeance: dt.date
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    fiche: str
+    libelle: str
+    type: str
+    unite: str
+    sens: str = "hausse"
+    niveau: str = "departement"
+    source: str = "collecte"
+    personnes: bool = False
+    serie: str | None = None
+    numerateur: str | None = None
+    base: int | None = None
+    jalon: str | None = None
+    libelle_numerateur: str | None = None
+    libelle_denominateur: str | None = None
+    remarques: str | None = None
+
+    @property
+    def quantitative(self) -> bool:
+        return self.type in QUANTITATIVE_TYPES
+
+    @property
+    def collected(self) -> bool:
+        """True when pilots report values for it (not computed, not "à déterminer")."""
+        return self.source == "collecte" and self.type not in ("taux", "a_determiner")
+
+    def collected_ids(self) -> list[str]:
+        """Ids a collection file may use for this indicator: the id and its component rows."""
+        if not self.collected:
+            return []
+        return [self.id] + [f"{self.id}.{c}" for c in COMPONENTS.get(self.type, ())]
+
+
+@dataclass(frozen=True)
+class Fiche:
+    id: str
+    axe: str
+    titre: str
+    objectif: str
+    nature: str
+    pilotes: tuple[str, ...]
+    pilote_court: str
+    partenaires: tuple[str, ...]
+    territoire: str
+    frequence: Frequency
+    delais: str = ""
+    moyens: str = ""
+    etat_des_lieux: tuple[Baseline, ...] = ()
+    cibles: tuple[Target, ...] = ()
+    jalons: tuple[Milestone, ...] = ()
+    indicateurs: tuple[Indicator, ...] = ()
+    liens: tuple[str, ...] = ()
+    remarques: str | None = None
+    fichier: str = ""
+
+    @property
+    def sort_key(self) -> tuple[int, ...]:
+        return fiche_sort_key(self.id)
+
+
+@dataclass(frozen=True)
+class Axis:
+    id: str
+    titre: str
+
+
+@dataclass(frozen=True)
+class Structure:
+    code: str
+    libelle: str
+    type: str
+    arrondissement: str | None = None
+    libelle_etat4001: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    titre: str
+    departement: str
+    annee_debut: int
+    annee_fin: int
+    annee_reference: int
+    source: str = ""
+
+    @property
+    def years(self) -> list[int]:
+        """Implementation years of the plan, e.g. [2019, 2020, 2021, 2022]."""
+        return list(range(self.annee_debut, self.annee_fin + 1))
+
+    @property
+    def data_years(self) -> list[int]:
+        """Years data may be reported for: baseline year to last plan year."""
+        return list(range(self.annee_reference, self.annee_fin + 1))
+
+
+@dataclass(frozen=True)
+class Referential:
+    plan: Plan
+    axes: tuple[Axis, ...]
+    structures: tuple[Structure, ...]
+    fiches: tuple[Fiche, ...]
+    folder: str = ""
+    files: tuple[str, ...] = ()
+
+    # --- look-ups -------------------------------------------------------------------------
+    def fiche(self, fiche_id: str) -> Fiche:
+        """The fiche with this id; a plain French error listing valid ids otherwise."""
+        for f in self.fiches:
+            if f.id == fiche_id:
+                return f
+        raise KeyError(
+            f"Fiche inconnue : {fiche_id!r}. Fiches du plan : {', '.join(self.fiche_ids)}."
+        )
+
+    @property
+    def fiche_ids(self) -> list[str]:
+        return [f.id for f in self.fiches]
+
+    def indicators(self) -> list[Indicator]:
+        return [i for f in self.fiches for i in f.indicateurs]
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        for i in self.indicators():
+            if i.id == indicator_id:
+                return i
+        raise KeyError(f"Indicateur inconnu : {indicator_id!r}.")
+
+    def milestones(self) -> list[Milestone]:
+        return [m for f in self.fiches for m in f.jalons]
+
+    def axis(self, axis_id: str) -> Axis:
+        for a in self.axes:
+            if a.id == axis_id:
+                return a
+        raise KeyError(f"Axe inconnu : {axis_id!r}.")
+
+    def structure_codes(self) -> list[str]:
+        return [s.code for s in self.structures]
+
+    def pilots(self) -> list[str]:
+        """Short names of the pilot services, sorted."""
+        return sorted({f.pilote_court for f in self.fiches})
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; numbers stay numbers, dates become ISO strings."""
+        return _jsonable(
+            {
+                "plan": asdict(self.plan),
+                "axes": [asdict(a) for a in self.axes],
+                "structures": [asdict(s) for s in self.structures],
+                "fiches": [asdict(f) for f in self.fiches],
+            }
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+
+def fiche_sort_key(fiche_id: str) -> tuple[int, ...]:
+    """Natural order of ids: "2.9" < "2.10"."""
+    return tuple(int(p) if p.isdigit() else 0 for p in str(fiche_id).split("."))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    return obj
+
+
+# --- loading --------------------------------------------------------------------------------
+
+def load_referential(folder: str | Path | None = None) -> Referential:
+    """Load and validate a referential folder (default: the shipped plan 2019-2022).
+
+    A single YAML file holding ``plan``, ``axes``, ``structures`` and ``fiches`` is accepted too.
+    Raises :class:`ReferentialError` with every problem found.
+    """
+    folder = Path(folder) if folder else paths.default_referential()
+    problems: list[str] = []
+    if folder.is_file():
+        files = [folder]
+    elif folder.is_dir():
+        files = [folder / "plan.yaml"] + sorted(folder.glob("fiches-*.yaml"))
+    else:
+        raise ReferentialError([f"{folder} : dossier ou fichier du référentiel introuvable."])
+
+    docs: list[tuple[Path, Any]] = []
+    for path in files:
+        if not path.exists():
+            problems.append(f"{path} : fichier manquant (un référentiel contient plan.yaml).")
+            continue
+        try:
+            docs.append((path, yaml.safe_load(path.read_text(encoding="utf-8"))))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            problems.append(f"{path} : YAML illisible ({_short(exc)}).")
+    if problems:
+        raise ReferentialError(problems)
+
+    plan_doc: dict[str, Any] | None = None
+    axes_raw: list[tuple[Path, Any]] = []
+    structures_raw: list[tuple[Path, Any]] = []
+    fiches_raw: list[tuple[Path, Any]] = []
+    for path, doc in docs:
+        if isinstance(doc, list):
+            fiches_raw += [(path, f) for f in doc]
+        elif isinstance(doc, dict):
+            if "plan" in doc:
+                plan_doc = doc["plan"]
+                plan_file = path
+            axes_raw += [(path, a) for a in doc.get("axes") or []]
+            structures_raw += [(path, s) for s in doc.get("structures") or []]
+            fiches_raw += [(path, f) for f in doc.get("fiches") or []]
+        elif doc is not None:
+            problems.append(f"{path} : attendu une liste de fiches ou un dictionnaire.")
+    if plan_doc is None:
+        raise ReferentialError(problems + [f"{files[0]} : clé 'plan' manquante."])
+
+    v = _Validator(problems)
+    plan = v.plan(plan_file, plan_doc)
+    axes = tuple(v.axis(p, a) for p, a in axes_raw)
+    structures = tuple(v.structure(p, s) for p, s in structures_raw)
+    fiches = tuple(v.fiche(p, f, plan) for p, f in fiches_raw)
+    fiches = tuple(f for f in fiches if f is not None)
+    axes = tuple(a for a in axes if a is not None)
+    structures = tuple(s for s in structures if s is not None)
+    v.cross_checks(plan, axes, structures, fiches, fiches_raw)
+    if problems:
+        raise ReferentialError(problems)
+    return Referential(
+        plan=plan,
+        axes=axes,
+        structures=structures,
+        fiches=tuple(sorted(fiches, key=lambda f: f.sort_key)),
+        folder=str(folder),
+        files=tuple(str(p) for p in files),
+    )
+
+
+def _short(exc: Exception) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+class _Validator:
+    """Collects problems while converting raw YAML to dataclasses."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+
+    def err(self, path: Path, where: str, field_name: str, msg: str) -> None:
+        self.problems.append(f"{path.name} : {where} : champ '{field_name}' : {msg}")
+
+    # generic field readers
+    def text(self, path, where, d, key, required=True, default=""):
+        val = d.get(key)
+        if val is None or (isinstance(val, str) and not val.strip()):
+            if required:
+                self.err(path, where, key, "obligatoire et absent.")
+            return default
+        if isinstance(val, (int, float)) and not isinstance(val, bool) and key in ("id", "axe"):
+            self.err(path, where, key, f"l'identifiant {val!r} doit être écrit entre guillemets "
+                     f"(\"{val}\") : sans guillemets, YAML le lit comme un nombre.")
+            return str(val)
+        if not isinstance(val, str):
+            return str(val)
+        return val.strip()
+
+    def texts(self, path, where, d, key):
+        val = d.get(key) or []
+        if isinstance(val, str):
+            return (val.strip(),)
+        if not isinstance(val, list):
+            self.err(path, where, key, "attendu une liste.")
+            return ()
+        return tuple(str(x).strip() for x in val)
+
+    def number(self, path, where, d, key):
+        val = d.get(key)
+        if isinstance(val, bool) or not isinstance(val, (int, float)):
+            self.err(path, where, key, f"attendu un nombre (ex. 2.25), trouvé {val!r}.")
+            return float("nan")
+        return val
+
+    def date(self, path, where, d, key, required=True):
+        val = d.get(key)
+        if val is None:
+            if required:
+                self.err(path, where, key, "date obligatoire (AAAA-MM-JJ).")
+            return None
+        if isinstance(val, dt.datetime):
+            return val.date()
+        if isinstance(val, dt.date):
+            return val
+        if isinstance(val, int) and 1900 < val < 2100:
+            return dt.date(val, 12, 31)
+        try:
+            return dt.date.fromisoformat(str(val))
+        except ValueError:
+            self.err(path, where, key, f"date illisible {val!r} : attendu AAAA-MM-JJ.")
+            return None
+
+    def choice(self, path, where, d, key, choices, default=None):
+        val = d.get(key, default)
+        if val not in choices:
+            near = difflib.get_close_matches(str(val), choices, n=1)
+            hint = f" Vouliez-vous dire {near[0]!r} ?" if near else ""
+            self.err(path, where, key, f"valeur {val!r} inconnue ; valeurs admises : "
+                     f"{', '.join(choices)}.{hint}")
+        return val
+
+    # sections
+    def plan(self, path, d) -> Plan:
+        w = "plan"
+        return Plan(
+            id=self.text(path, w, d, "id"),
+            titre=self.text(path, w, d, "titre"),
+            departement=self.text(path, w, d, "departement", default="62"),
+            annee_debut=int(self.number(path, w, d, "annee_debut") or 0),
+            annee_fin=int(self.number(path, w, d, "annee_fin") or 0),
+            annee_reference=int(self.number(path, w, d, "annee_reference") or 0),
+            source=self.text(path, w, d, "source", required=False),
+        )
+
+    def axis(self, path, d):
+        if not isinstance(d, dict):
+            self.problems.append(f"{path.name} : axes : chaque axe est un dictionnaire (id, titre).")
+            return None
+        w = f"axe {d.get('id')!r}"
+        return Axis(id=self.text(path, w, d, "id"), titre=self.text(path, w, d, "titre"))
+
+    def structure(self, path, d):
+        if not isinstance(d, dict):
+            self.problems.append(f"{path.name} : structures : chaque structure est un dictionnaire.")
+            return None
+        w = f"structure {d.get('code')!r}"
+        return Structure(
+            code=self.text(path, w, d, "code"),
+            libelle=self.text(path, w, d, "libelle"),
+            type=self.choice(path, w, d, "type", STRUCTURE_TYPES),
+            arrondissement=(str(d["arrondissement"]) if d.get("arrondissement") else None),
+            libelle_etat4001=d.get("libelle_etat4001"),
+        )
+
+    def fiche(self, path, d, plan: Plan):
+        if not isinstance(d, dict):
+            self.problems.append(f"{path.name} : chaque fiche est un dictionnaire, trouvé {d!r}.")
+            return None
+        fid = self.text(path, "fiche ?", d, "id")
+        w = f"fiche {fid}"
+        freq_raw = d.get("frequence") or {}
+        if not isinstance(freq_raw, dict):
+            self.err(path, w, "frequence", "attendu {code, libelle}.")
+            freq_raw = {}
+        freq = Frequency(
+            code=self.choice(path, w, freq_raw, "code", FREQUENCY_CODES),
+            libelle=str(freq_raw.get("libelle") or ""),
+            debut=freq_raw.get("debut"),
+            fin=freq_raw.get("fin"),
+            annees=tuple(int(a) for a in freq_raw.get("annees") or ()),
+        )
+        indicators = []
+        for i, raw in enumerate(d.get("indicateurs") or []):
+            ind = self.indicator(path, w, fid, raw, i)
+            if ind:
+                indicators.append(ind)
+        baselines = []
+        for raw in d.get("etat_des_lieux") or []:
+            wb = f"{w}, état des lieux {raw.get('libelle', '?')!r}"
+            baselines.append(Baseline(
+                libelle=self.text(path, wb, raw, "libelle"),
+                valeur=self.number(path, wb, raw, "valeur"),
+                unite=self.text(path, wb, raw, "unite"),
+                date=self.date(path, wb, raw, "date"),
+                indicateur=_opt_str(raw.get("indicateur")),
+                territoire=str(raw.get("territoire") or plan.departement),
+            ))
+        targets = []
+        for raw in d.get("cibles") or []:
+            wt = f"{w}, cible {raw.get('libelle', '?')!r}"
+            if raw.get("echeance") is None:
+                self.err(path, wt, "echeance", "une cible doit avoir une échéance (AAAA-MM-JJ).")
+            targets.append(Target(
+                libelle=self.text(path, wt, raw, "libelle"),
+                valeur=self.number(path, wt, raw, "valeur"),
+                unite=self.text(path, wt, raw, "unite"),
+                echeance=self.date(path, wt, raw, "echeance", required=False),
+                indicateur=_opt_str(raw.get("indicateur")),
+                territoire=str(raw.get("territoire") or plan.departement),
+            ))
+        milestones = []
+        for raw in d.get("jalons") or []:
+            wm = f"{w}, jalon {raw.get('id', '?')!r}"
+            milestones.append(Milestone(
+                id=self.text(path, wm, raw, "id"),
+                libelle=self.text(path, wm, raw, "libelle"),
+                echeance=self.date(path, wm, raw, "echeance"),
+            ))
+        return Fiche(
+            id=fid,
+            axe=self.text(path, w, d, "axe"),
+            titre=self.text(path, w, d, "titre"),
+            objectif=self.text(path, w, d, "objectif"),
+            nature=self.choice(path, w, d, "nature", NATURES),
+            pilotes=self.texts(path, w, d, "pilotes"),
+            pilote_court=self.text(path, w, d, "pilote_court"),
+            partenaires=self.texts(path, w, d, "partenaires"),
+            territoire=self.text(path, w, d, "territoire"),
+            frequence=freq,
+            delais=self.text(path, w, d, "delais", required=False),
+            moyens=self.text(path, w, d, "moyens", required=False),
+            etat_des_lieux=tuple(baselines),
+            cibles=tuple(targets),
+            jalons=tuple(milestones),
+            indicateurs=tuple(indicators),
+            liens=tuple(str(x) for x in d.get("liens") or ()),
+            remarques=d.get("remarques"),
+            fichier=path.name,
+        )
+
+    def indicator(self, path, w, fid, d, index):
+        if not isinstance(d, dict):
+            self.problems.append(f"{path.name} : {w} : indicateur n°{index + 1} : attendu un dictionnaire.")
+            return None
+        iid = self.text(path, w, d, "id")
+        wi = f"{w}, indicateur {iid}"
+        itype = self.choice(path, wi, d, "type", INDICATOR_TYPES)
+        ind = Indicator(
+            id=iid,
+            fiche=fid,
+            libelle=self.text(path, wi, d, "libelle"),
+            type=itype,
+            unite=self.text(path, wi, d, "unite", required=itype in QUANTITATIVE_TYPES),
+            sens=self.choice(path, wi, d, "sens", DIRECTIONS, default="hausse"),
+            niveau=self.choice(path, wi, d, "niveau", LEVELS, default="departement"),
+            source=self.choice(path, wi, d, "source", SOURCES, default="collecte"),
+            personnes=bool(d.get("personnes", False)),
+            serie=_opt_str(d.get("serie")),
+            numerateur=_opt_str(d.get("numerateur")),
+            base=d.get("base"),
+            jalon=_opt_str(d.get("jalon")),
+            libelle_numerateur=d.get("libelle_numerateur"),
+            libelle_denominateur=d.get("libelle_denominateur"),
+            remarques=d.get("remarques"),
+        )
+        if not iid.startswith(fid + "."):
+            self.err(path, wi, "id", f"l'id d'un indicateur commence par l'id de sa fiche ({fid}.N).")
+        if itype == "taux" and (not ind.numerateur or not ind.base):
+            self.err(path, wi, "numerateur", "un taux indique 'numerateur' (id d'un indicateur de "
+                     "comptage) et 'base' (ex. 10000).")
+        if itype == "jalon" and not ind.jalon:
+            self.err(path, wi, "jalon", "un indicateur de type jalon indique l'id du jalon suivi.")
+        if ind.source == "public" and not ind.serie:
+            self.err(path, wi, "serie", "un indicateur de source publique indique sa série.")
+        return ind
+
+    def cross_checks(self, plan, axes, structures, fiches, fiches_raw):
+        by_file = {f.id: f.fichier for f in fiches}
+        seen: dict[str, str] = {}
+        for f in fiches:
+            if f.id in seen:
+                self.problems.append(f"{f.fichier} : fiche {f.id} : champ 'id' : identifiant en "
+                                     f"double (déjà dans {seen[f.id]}).")
+            seen[f.id] = f.fichier
+        axis_ids = {a.id for a in axes}
+        ind_ids: dict[str, str] = {}
+        ms_ids: dict[str, str] = {}
+        for f in fiches:
+            for i in f.indicateurs:
+                if i.id in ind_ids:
+                    self.problems.append(f"{f.fichier} : fiche {f.id} : champ 'indicateurs' : "
+                                         f"indicateur {i.id} en double.")
+                ind_ids[i.id] = f.id
+            for m in f.jalons:
+                if m.id in ms_ids:
+                    self.problems.append(f"{f.fichier} : fiche {f.id} : champ 'jalons' : "
+                                         f"jalon {m.id} en double.")
+                ms_ids[m.id] = f.id
+        indicators = {i.id: i for f in fiches for i in f.indicateurs}
+        for f in fiches:
+            p = Path(f.fichier)
+            w = f"fiche {f.id}"
+            if f.axe not in axis_ids:
+                self.err(p, w, "axe", f"axe {f.axe!r} absent de plan.yaml ({', '.join(sorted(axis_ids))}).")
+            for target in f.liens:
+                if target not in by_file:
+                    self.err(p, w, "liens", f"renvoi à la fiche {target!r} qui n'existe pas.")
+            for b in f.etat_des_lieux:
+                if b.indicateur and b.indicateur not in indicators:
+                    self.err(p, w, "etat_des_lieux", f"renvoi à l'indicateur {b.indicateur!r} inconnu.")
+            for t in f.cibles:
+                if t.indicateur and t.indicateur not in indicators:
+                    self.err(p, w, "cibles", f"renvoi à l'indicateur {t.indicateur!r} inconnu.")
+            for i in f.indicateurs:
+                if i.numerateur and i.numerateur not in indicators:
+                    self.err(p, f"{w}, indicateur {i.id}", "numerateur",
+                             f"indicateur {i.numerateur!r} inconnu.")
+                if i.jalon and i.jalon not in ms_ids:
+                    self.err(p, f"{w}, indicateur {i.id}", "jalon", f"jalon {i.jalon!r} inconnu.")
+            for m in f.jalons:
+                if not m.id.startswith(f.id + "."):
+                    self.err(p, f"{w}, jalon {m.id}", "id", f"l'id d'un jalon commence par {f.id}.")
+
+
+def _opt_str(val: Any) -> str | None:
+    return None if val is None else str(val)
+
+
+def suggest(value: str, choices: Iterable[str]) -> str | None:
+    """The closest valid id to ``value`` (for "did you mean" hints), or None."""
+    near = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)
+    return near[0] if near else None
