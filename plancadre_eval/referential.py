@@ -107,6 +107,7 @@ class Indicator:
     jalon: str | None = None
     libelle_numerateur: str | None = None
     libelle_denominateur: str | None = None
+    territoires: tuple[str, ...] = ()
     remarques: str | None = None
 
     @property
@@ -538,6 +539,7 @@ class _Validator:
             jalon=_opt_str(d.get("jalon")),
             libelle_numerateur=d.get("libelle_numerateur"),
             libelle_denominateur=d.get("libelle_denominateur"),
+            territoires=tuple(str(t) for t in d.get("territoires") or ()),
             remarques=d.get("remarques"),
         )
         if not iid.startswith(fid + "."):
@@ -592,6 +594,10 @@ class _Validator:
                 if i.numerateur and i.numerateur not in indicators:
                     self.err(p, f"{w}, indicateur {i.id}", "numerateur",
                              f"indicateur {i.numerateur!r} inconnu.")
+                for code in i.territoires:
+                    if not code.isdigit() and code not in {s.code for s in structures}:
+                        self.err(p, f"{w}, indicateur {i.id}", "territoires",
+                                 f"structure {code!r} absente de plan.yaml.")
                 if i.jalon and i.jalon not in ms_ids:
                     self.err(p, f"{w}, indicateur {i.id}", "jalon", f"jalon {i.jalon!r} inconnu.")
             for m in f.jalons:
