@@ -1,0 +1,94 @@
+"""Validation of notebook parameters, run in the first cell after the parameters cell.
+
+Papermill's ``-p fiche_id 2.10`` turns the id into the float 2.1, which would silently evaluate
+fiche 2.1 instead of 2.10. Ids must be passed with ``-r`` (raw string). Every error here is a plain
+French sentence listing the valid values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+from .referential import Fiche, Referential, load_referential
+
+
+class ParameterError(ValueError):
+    """A notebook parameter is invalid; the message says what is valid and how to pass it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated parameters of an evaluation notebook."""
+
+    referential: Referential
+    year: int
+    data_dir: Path
+    secret_threshold: int
+    fiche: Fiche | None = None
+
+
+def check_fiche_id(fiche_id, referential: Referential) -> str:
+    """The fiche id as a string, or a :class:`ParameterError` listing valid ids."""
+    valid = ", ".join(referential.fiche_ids)
+    if isinstance(fiche_id, bool) or isinstance(fiche_id, (int, float)):
+        raise ParameterError(
+            f"fiche_id doit être une chaîne de caractères, pas le nombre {fiche_id!r} : papermill "
+            f"convertit « -p fiche_id 2.10 » en 2.1 (une autre fiche !). Passez l'identifiant avec "
+            f"-r : papermill … -r fiche_id 2.10. Fiches valides : {valid}."
+        )
+    fiche_id = str(fiche_id).strip()
+    if fiche_id not in referential.fiche_ids:
+        raise ParameterError(
+            f"fiche_id {fiche_id!r} inconnu. Fiches valides : {valid}. "
+            f"(Passez l'identifiant avec -r : papermill … -r fiche_id 2.10.)"
+        )
+    return fiche_id
+
+
+def check_year(year, referential: Referential) -> int:
+    """The evaluated year as an int within the plan's years, or a :class:`ParameterError`."""
+    years = referential.plan.years
+    valid = ", ".join(str(y) for y in years)
+    try:
+        if isinstance(year, float) and not year.is_integer():
+            raise ValueError
+        value = int(str(year).strip().removesuffix(".0"))
+    except (TypeError, ValueError):
+        raise ParameterError(f"year {year!r} n'est pas une année. Années valides : {valid}.") from None
+    if value not in years:
+        raise ParameterError(f"year {value} est hors du plan. Années valides : {valid}.")
+    return value
+
+
+def check_threshold(secret_threshold) -> int:
+    try:
+        value = int(secret_threshold)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"secret_threshold {secret_threshold!r} doit être un entier (ex. 5).") from None
+    if value < 1:
+        raise ParameterError(f"secret_threshold doit être au moins 1 (reçu {value}).")
+    return value
+
+
+def validate(*, year, referentiel: str | None = None, data_dir: str | None = None,
+             secret_threshold=5, fiche_id=None) -> Settings:
+    """Validate every parameter of a notebook at once and return typed :class:`Settings`.
+
+    Relative paths are resolved against the project root, so the notebook runs from any folder.
+    """
+    ref_path = paths.resolve(referentiel, paths.default_referential())
+    referential = load_referential(ref_path)
+    data = paths.resolve(data_dir, paths.demo_dir())
+    if not data.exists():
+        raise ParameterError(f"data_dir {str(data_dir)!r} introuvable (dossier des fichiers de collecte).")
+    settings = Settings(
+        referential=referential,
+        year=check_year(year, referential),
+        data_dir=data,
+        secret_threshold=check_threshold(secret_threshold),
+        fiche=referential.fiche(check_fiche_id(fiche_id, referential)) if fiche_id is not None else None,
+    )
+    return settings
