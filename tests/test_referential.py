@@ -1,0 +1,231 @@
+"""The referential: the shipped plan is complete and faithful; broken referentials are rejected
+with messages naming the file, the fiche and the field."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from plancadre_eval import cli
+from plancadre_eval.referential import ReferentialError, load_referential
+
+ROOT = Path(__file__).resolve().parents[1]
+REF_DIR = ROOT / "data" / "referentiel" / "plan-cadre-2019-2022"
+EXPECTED_IDS = (
+    [f"1.{i}" for i in range(1, 5)] + [f"2.{i}" for i in range(1, 18)]
+    + [f"3.{i}" for i in range(1, 6)] + [f"4.{i}" for i in range(1, 11)]
+)
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_referential(REF_DIR)
+
+
+@pytest.fixture(scope="module")
+def as_json(capsys_module=None):
+    """The referential as the CLI prints it (``plancadre-eval referentiel --json``)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert cli.main(["referentiel", "--json"]) == 0
+    return json.loads(buf.getvalue())
+
+
+# --- the shipped plan -----------------------------------------------------------------------
+
+def test_the_plan_has_its_36_fiches_in_4_axes(ref):
+    assert ref.fiche_ids == EXPECTED_IDS
+    assert [a.id for a in ref.axes] == ["1", "2", "3", "4"]
+    assert {f.axe for f in ref.fiches} == {"1", "2", "3", "4"}
+    assert [f.id for f in ref.fiches if f.axe == "3"] == ["3.1", "3.2", "3.3", "3.4", "3.5"]
+
+
+def test_json_output_has_the_documented_keys_and_numbers(as_json):
+    fiches = {f["id"]: f for f in as_json["fiches"]}
+    assert len(fiches) == 36
+    for f in fiches.values():
+        for key in ("id", "axe", "titre", "frequence", "etat_des_lieux", "cibles", "jalons",
+                    "indicateurs", "liens"):
+            assert key in f, (f["id"], key)
+        for ind in f["indicateurs"]:
+            assert {"id", "libelle", "type", "unite"} <= set(ind)
+    etp = [b for b in fiches["2.1"]["etat_des_lieux"] if b["unite"] == "ETP"]
+    assert etp and etp[0]["valeur"] == 2.25 and isinstance(etp[0]["valeur"], float)
+
+
+def _baseline_values(fiche):
+    return sorted(float(b.valeur) for b in fiche.etat_des_lieux)
+
+
+def test_baselines_quoted_in_the_issue_match_the_plan(ref):
+    assert 2.25 in _baseline_values(ref.fiche("2.1"))
+    tgd = ref.fiche("3.1").etat_des_lieux
+    assert {b.valeur for b in tgd} >= {12, 7}
+    assert all(b.date.isoformat() == "2019-11-01" for b in tgd if b.valeur in (12, 7))
+    assert {104, 1030} <= set(_baseline_values(ref.fiche("2.4")))
+    assert 100 in _baseline_values(ref.fiche("2.6"))
+    assert 5 in _baseline_values(ref.fiche("2.5"))
+
+
+def test_targets_quoted_in_the_issue_match_the_plan(ref):
+    t14 = {(t.valeur, t.unite) for t in ref.fiche("1.4").cibles}
+    values = sorted(v for v, _ in t14)
+    for expected in (50, 100, 25, 75):
+        assert expected in values, (expected, t14)
+    assert all(t.echeance.year == 2022 for t in ref.fiche("1.4").cibles)
+    t25 = ref.fiche("2.5").cibles
+    assert any(t.valeur == 7 for t in t25), "2.5 : un accueil de jour par arrondissement = 7"
+
+
+def test_evaluation_frequencies_follow_the_plan(ref):
+    codes = {f.id: f.frequence.code for f in ref.fiches}
+    assert codes["4.5"] == "triennale"
+    assert codes["1.3"] == "intermediaire_et_finale"
+    assert codes["1.4"] == "annuelle_apres_2e_annee"
+    assert codes["2.7"] == "continue"
+    assert codes["4.7"] == "semestrielle"
+    assert codes["2.1"] == "annuelle"
+    assert "trois ans" in ref.fiche("4.5").frequence.libelle
+
+
+def test_every_indicator_label_stands_in_the_plan_text(ref):
+    """Labels are verbatim: each one's words appear in the plan text (hyphenation undone)."""
+    plan = ROOT.parent / "shared" / "plan" / "plan-cadre-2019-2022.txt"
+    if not plan.exists():
+        pytest.skip("texte du plan absent (../shared) : vérification de fidélité impossible ici")
+    text = plan.read_text(encoding="utf-8")
+    text = re.sub(r"-\n", "", text)
+    norm = lambda s: re.sub(r"[\s’'·.,;:()«»\-–]+", " ", s.lower()).strip()  # noqa: E731
+    corpus = norm(text)
+    missing = []
+    for ind in ref.indicators():
+        if ind.remarques and ("ajout" in ind.remarques.lower() or "implicite" in ind.remarques.lower()
+                              or "dédié" in ind.remarques.lower()):
+            continue  # indicators the referential adds to measure a target, and says so
+        words = norm(ind.libelle).split()[:6]
+        if " ".join(words) not in corpus:
+            missing.append((ind.id, ind.libelle))
+    assert len(missing) <= 4, f"libellés introuvables dans le plan : {missing}"
+
+
+def test_indicator_kinds_cover_the_plan(ref):
+    types = {i.type for i in ref.indicators()}
+    assert {"comptage", "jalon", "qualitatif", "a_determiner", "taux"} <= types
+    assert [i.type for i in ref.fiche("2.15").indicateurs] == ["a_determiner"]
+    public = [i for i in ref.fiche("2.2").indicateurs if i.source == "public"]
+    assert len(public) == 3 and all(i.serie for i in public)
+
+
+def test_cross_references_are_explicit(ref):
+    assert set(ref.fiche("4.3").liens) >= {"1.1", "2.7", "4.1", "4.2"}
+    assert ref.fiche("2.6").liens
+    assert ref.fiche("4.4").liens
+
+
+def test_ids_are_strings_and_2_10_is_not_2_1(ref):
+    assert ref.fiche("2.10").id == "2.10"
+    assert ref.fiche("2.10").titre != ref.fiche("2.1").titre
+    assert all(isinstance(i.id, str) for i in ref.indicators())
+
+
+# --- broken referentials --------------------------------------------------------------------
+
+def _copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "ref"
+    shutil.copytree(REF_DIR, dst)
+    return dst
+
+
+def _edit(path: Path, fiche_id: str, fn) -> None:
+    fiches = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for f in fiches:
+        if f["id"] == fiche_id:
+            fn(f)
+    path.write_text(yaml.safe_dump(fiches, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _problems(folder: Path) -> list[str]:
+    with pytest.raises(ReferentialError) as exc:
+        load_referential(folder)
+    return exc.value.problems
+
+
+def test_duplicate_fiche_id_is_rejected(tmp_path):
+    ref_dir = _copy(tmp_path)
+    _edit(ref_dir / "fiches-axe1.yaml", "1.2", lambda f: f.update(id="1.1"))
+    problems = _problems(ref_dir)
+    assert any("fiches-axe1.yaml : fiche 1.1 : champ 'id' : identifiant en double" in p for p in problems), problems
+
+
+def test_unknown_indicator_kind_is_rejected_with_a_suggestion(tmp_path):
+    ref_dir = _copy(tmp_path)
+    _edit(ref_dir / "fiches-axe2.yaml", "2.5", lambda f: f["indicateurs"][0].update(type="comptag"))
+    problems = _problems(ref_dir)
+    assert any(p.startswith("fiches-axe2.yaml : fiche 2.5, indicateur 2.5.1 : champ 'type' : valeur 'comptag' inconnue")
+               and "Vouliez-vous dire 'comptage' ?" in p for p in problems), problems
+
+
+def test_target_without_deadline_is_rejected(tmp_path):
+    ref_dir = _copy(tmp_path)
+    _edit(ref_dir / "fiches-axe2.yaml", "2.5", lambda f: f["cibles"][0].pop("echeance"))
+    problems = _problems(ref_dir)
+    assert any("fiche 2.5, cible" in p and "champ 'echeance'" in p for p in problems), problems
+
+
+def test_reference_to_a_missing_fiche_is_rejected(tmp_path):
+    ref_dir = _copy(tmp_path)
+    _edit(ref_dir / "fiches-axe4.yaml", "4.3", lambda f: f.update(liens=["1.1", "9.9"]))
+    problems = _problems(ref_dir)
+    assert "fiches-axe4.yaml : fiche 4.3 : champ 'liens' : renvoi à la fiche '9.9' qui n'existe pas." in problems
+
+
+def test_unquoted_numeric_id_is_rejected(tmp_path):
+    ref_dir = _copy(tmp_path)
+    path = ref_dir / "fiches-axe2.yaml"
+    text = path.read_text(encoding="utf-8").replace('- id: "2.10"\n', "- id: 2.10\n", 1)
+    path.write_text(text, encoding="utf-8")
+    problems = _problems(ref_dir)
+    assert any("doit être écrit entre guillemets" in p for p in problems), problems
+
+
+def test_all_problems_are_reported_at_once(tmp_path):
+    ref_dir = _copy(tmp_path)
+    _edit(ref_dir / "fiches-axe1.yaml", "1.1", lambda f: f.update(nature="peut-être"))
+    _edit(ref_dir / "fiches-axe3.yaml", "3.1", lambda f: f["frequence"].update(code="mensuelle"))
+    problems = _problems(ref_dir)
+    assert any("fiche 1.1 : champ 'nature'" in p for p in problems)
+    assert any("fiche 3.1 : champ 'code'" in p for p in problems)
+
+
+def test_cli_reports_a_broken_referential_with_exit_1(tmp_path, capsys):
+    ref_dir = _copy(tmp_path)
+    _edit(ref_dir / "fiches-axe4.yaml", "4.3", lambda f: f.update(liens=["9.9"]))
+    assert cli.main(["referentiel", "--referentiel", str(ref_dir)]) == 1
+    assert "renvoi à la fiche '9.9'" in capsys.readouterr().err
+
+
+def test_a_second_plan_edition_loads_from_another_folder(tmp_path):
+    ref_dir = _copy(tmp_path)
+    plan = yaml.safe_load((ref_dir / "plan.yaml").read_text(encoding="utf-8"))
+    plan["plan"]["annee_fin"] = 2023
+    (ref_dir / "plan.yaml").write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
+    extra = [{
+        "id": "4.11", "axe": "4", "titre": "Nouvelle fiche ajoutée par le comité", "objectif": "Tester",
+        "nature": "nouvelle", "pilotes": ["Préfecture"], "pilote_court": "Préfecture",
+        "partenaires": [], "territoire": "Départemental",
+        "frequence": {"code": "annuelle", "libelle": "Annuelle"},
+        "indicateurs": [{"id": "4.11.1", "libelle": "Nombre de réunions", "type": "comptage",
+                         "unite": "réunions"}],
+    }]
+    (ref_dir / "fiches-zz-amendements.yaml").write_text(yaml.safe_dump(extra, allow_unicode=True), encoding="utf-8")
+    ref2 = load_referential(ref_dir)
+    assert len(ref2.fiches) == 37 and ref2.fiche_ids[-1] == "4.11"
+    assert ref2.plan.years == [2019, 2020, 2021, 2022, 2023]
