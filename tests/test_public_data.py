@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import filecmp
 import hashlib
-import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -324,3 +323,14 @@ def test_project_copies_are_byte_identical_to_the_sources():
         if sub.is_dir():
             for f in sub.iterdir():
                 assert filecmp.cmp(f, SHARED / sub.name / f.name, shallow=False), f
+
+
+def test_every_public_series_named_in_the_shipped_referential_exists():
+    import yaml
+
+    named = set()
+    for path in sorted((ROOT / "data" / "referentiel" / "plan-cadre-2019-2022").glob("fiches-*.yaml")):
+        for fiche in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            named |= {i["serie"] for i in fiche.get("indicateurs") or [] if i.get("serie")}
+    assert named, "aucune série publique dans le référentiel livré"
+    assert named <= set(pdata.SERIES), named - set(pdata.SERIES)
