@@ -1,0 +1,722 @@
+"""Collection files: French-Excel reading, one exact message per class of bad input, templates, CLI.
+
+Everything runs against the miniature referential ``tests/fixtures/referentiel-mini`` (one fiche per
+indicator type) and a fake territories object, so that these tests depend neither on the shipped
+plan nor on the INSEE files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import time
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plancadre_eval import cli, collection
+from plancadre_eval.collection import (
+    OBSERVATION_COLUMNS,
+    CollectionError,
+    Problem,
+    check_paths,
+    load_collection,
+    parse_date,
+    parse_number,
+    read_collection,
+    template_rows,
+    write_template,
+)
+from plancadre_eval.referential import load_referential
+
+HERE = Path(__file__).resolve().parent
+MINI = HERE / "fixtures" / "referentiel-mini"
+BAD = HERE / "fixtures" / "collection"
+HEADER = "fiche;indicateur;annee;territoire;valeur;source;commentaire"
+ARRONDISSEMENTS = [f"62{i}" for i in range(1, 8)]
+
+
+class FakeTerritories:
+    """The two methods of ``territories.Territories`` that collection.py uses."""
+
+    LEVELS = {"62": "departement", **{a: "arrondissement" for a in ARRONDISSEMENTS},
+              "200033579": "epci", "62041": "commune"}
+
+    def valid_codes(self, referential):
+        return set(self.LEVELS) | {s.code for s in referential.structures}
+
+    def level_of(self, code, referential):
+        for s in referential.structures:
+            if s.code == code:
+                return "compagnie_gendarmerie" if s.type == "compagnie_gendarmerie" else "structure"
+        return self.LEVELS.get(code)
+
+
+TERR = FakeTerritories()
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_referential(MINI)
+
+
+def write_csv(folder: Path, rows: list[str], name: str = "f.csv", header: str = HEADER) -> Path:
+    path = folder / name
+    path.write_text("\n".join([header] + rows) + "\n", encoding="utf-8")
+    return path
+
+
+def lines(paths, ref) -> list[str]:
+    return [str(p) for p in check_paths(paths, ref, TERR)]
+
+
+def one_line(tmp_path, ref, *rows: str) -> str:
+    """The single problem line of a CSV holding ``rows`` (path shown as ``F``)."""
+    path = write_csv(tmp_path, list(rows))
+    found = lines(path, ref)
+    assert len(found) == 1, found
+    return found[0].replace(str(path), "F")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- the fixture referential ---------------------------------------------------------------------
+
+def test_mini_referential_covers_every_indicator_type(ref):
+    types = {i.type for i in ref.indicators()}
+    assert {"comptage", "pourcentage", "duree", "jalon", "qualitatif", "taux", "a_determiner",
+            "date"} <= types
+    assert any(i.source == "public" for i in ref.indicators())
+
+
+# --- reading valid files -------------------------------------------------------------------------
+
+def test_valid_csv_gives_the_observation_table(tmp_path, ref):
+    path = write_csv(tmp_path, [
+        "1.4;1.4.1;2021;62;1 030;tableau de bord;provisoire",
+        "1.4;1.4.2.numerateur;2021;621;12;;",
+        "1.4;1.4.2.denominateur;2021;621;40;;",
+        "1.4;1.4.J1;2021;62;Oui;;",
+        "2.1;2.1.2;2021;62;;;Bilan positif",        # qualitative text in commentaire
+        "2.5;2.5.1;2021;621;;;pas de donnée",       # empty valeur: not reported
+        ";;;;;;",                                   # blank row
+    ], name="fiche-1.4.csv")
+    coll = load_collection(path, ref, TERR)
+    obs = coll.observations
+    assert list(obs.columns) == list(OBSERVATION_COLUMNS)
+    assert obs["ligne"].tolist() == [2, 3, 4, 5, 6]
+    assert obs["indicateur"].tolist() == ["1.4.1", "1.4.2", "1.4.2", "1.4.J1", "2.1.2"]
+    assert obs["composante"].tolist() == ["valeur", "numerateur", "denominateur", "valeur", "valeur"]
+    assert obs["valeur"].iloc[:3].tolist() == [1030.0, 12.0, 40.0]
+    assert math.isnan(obs["valeur"].iloc[3])
+    assert obs["texte"].tolist() == ["1 030", "12", "40", "oui", "Bilan positif"]
+    assert obs["annee"].dtype == "int64" and obs["ligne"].dtype == "int64"
+    assert set(obs["fichier"]) == {"fiche-1.4.csv"}
+    assert obs.loc[0, "source"] == "tableau de bord" and obs.loc[0, "commentaire"] == "provisoire"
+    assert coll.files == [(str(path), sha256(path))]
+
+
+def _key_values(obs: pd.DataFrame) -> pd.DataFrame:
+    return obs[["fiche", "indicateur", "composante", "annee", "territoire", "valeur", "source",
+                "commentaire", "ligne"]].reset_index(drop=True)
+
+
+def test_windows_1252_excel_export_reads_like_the_utf8_original(ref):
+    original = load_collection(BAD / "original-utf8.csv", ref, TERR).observations
+    export = load_collection(BAD / "export-excel-cp1252.csv", ref, TERR).observations
+    assert len(original) == 7
+    pd.testing.assert_frame_equal(_key_values(export), _key_values(original))
+    # "1 030" -> 1030, "12 %" -> 12, "12,5" -> 12.5, "1 250 000" (non-breaking spaces) -> 1250000
+    assert export["valeur"].iloc[:6].tolist() == [1030.0, 12.0, 100.0, 12.0, 12.5, 1250000.0]
+    assert export.loc[0, "commentaire"] == "Chiffre d’été 2021, cœur de cible"  # ’ and œ: cp1252 only
+    # milestone dates are normalised: 15/12/2019 and 2019-12-15 are the same answer
+    assert export["texte"].iloc[6] == original["texte"].iloc[6] == "2019-12-15"
+
+
+def test_utf8_bom_and_comma_separator(ref):
+    obs = load_collection(BAD / "bom-virgule.csv", ref, TERR).observations
+    assert obs["fiche"].tolist() == ["1.4", "2.1"]         # no BOM glued to the first header
+    assert obs["valeur"].tolist() == [1030.0, 12.5]
+    assert obs.loc[0, "commentaire"] == "Chiffre été 2021"
+
+
+def test_tab_separated_file(tmp_path, ref):
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER.replace(";", "\t") + "\n1.4\t1.4.1\t2021\t62\t7,5\t\t\n", encoding="utf-8")
+    assert load_collection(path, ref, TERR).observations["valeur"].tolist() == [7.5]
+
+
+def test_header_names_are_matched_leniently_and_extra_columns_ignored(tmp_path, ref):
+    path = write_csv(tmp_path, ["1.4;Total;1.4.1;2021;62;5"],
+                     header="Fiche;libelle;Indicateur;Année;Territoire;Valeur")
+    obs = load_collection(path, ref, TERR).observations
+    assert obs[["indicateur", "annee", "valeur"]].values.tolist() == [["1.4.1", 2021, 5.0]]
+    assert obs.loc[0, "source"] == "" and obs.loc[0, "commentaire"] == ""
+
+
+def test_xlsx_cells_are_read_as_text_with_real_sheet_rows(tmp_path, ref):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Collecte"
+    ws.append(["fiche", "indicateur", "libelle", "annee", "territoire", "valeur"])
+    ws.append([1.4, "1.4.1", "x", 2021.0, 62, 1030.0])        # numbers typed by Excel
+    ws.append([None] * 6)                                     # blank sheet row 3
+    ws.append(["1.4", "1.4.2", "", 2021, "621", 0.125])       # row 4: percentage cell
+    ws.cell(row=4, column=6).number_format = "0.0%"
+    ws.append(["1.4", "1.4.J1", "", 2021, "62", dt.datetime(2019, 11, 30)])
+    ws.append(["2.1", "2.1.2", "", 2021, "62", True])         # Excel boolean
+    wb.create_sheet("Autre").append(["rien"])
+    path = tmp_path / "c.xlsx"
+    wb.save(path)
+    obs = load_collection(path, ref, TERR).observations
+    assert obs["ligne"].tolist() == [2, 4, 5, 6]
+    assert obs["fiche"].tolist() == ["1.4", "1.4", "1.4", "2.1"]
+    assert obs["annee"].tolist() == [2021] * 4
+    assert obs["territoire"].tolist() == ["62", "621", "62", "62"]
+    assert obs["valeur"].iloc[:2].tolist() == [1030.0, 12.5]
+    assert obs["texte"].iloc[2:].tolist() == ["2019-11-30", "oui"]
+
+
+def test_xlsx_fiche_typed_as_a_number_cannot_be_recovered(tmp_path, ref):
+    """Excel turns 2.10 into 2.1: compared as text, the row is refused with a hint."""
+    wb = openpyxl.Workbook()
+    wb.active.append(list(collection.REQUIRED_COLUMNS))
+    wb.active.append([2.10, "2.10.1", 2021, "CGD-ARRAS", 4])
+    path = tmp_path / "g.xlsx"
+    wb.save(path)
+    assert lines(path, ref) == [
+        f"{path}:2: colonne 'fiche': l'indicateur '2.10.1' appartient à la fiche '2.10', pas à la "
+        "fiche '2.1' ; Excel a pu lire '2.10' comme le nombre 2,1 : mettez la colonne fiche au "
+        "format Texte."
+    ]
+
+
+def test_folders_are_searched_recursively_skipping_readme_hidden_and_lock_files(tmp_path, ref):
+    (tmp_path / "sous-dossier").mkdir()
+    (tmp_path / ".cache").mkdir()
+    write_csv(tmp_path, ["1.4;1.4.1;2021;62;1"], name="a.csv")
+    write_csv(tmp_path / "sous-dossier", ["2.5;2.5.1;2021;621;2"], name="b.CSV")
+    for junk in ("README.csv", ".cache/x.csv", ".cachee.csv", "~$a.xlsx"):
+        (tmp_path / junk).write_bytes(b"\x00junk")
+    (tmp_path / "notes.txt").write_text("ignoré", encoding="utf-8")
+    coll = load_collection(tmp_path, ref, TERR)
+    assert coll.observations["fichier"].tolist() == ["a.csv", "sous-dossier/b.CSV"]
+    assert [Path(p).name for p, _ in coll.files] == ["a.csv", "b.CSV"]
+
+
+# --- one exact message per class of bad input: whole files ----------------------------------------
+
+@pytest.mark.parametrize("name, message", [
+    ("vide.csv", "fichier vide : attendu une ligne d'en-tête (fiche, indicateur, annee, territoire, "
+                 "valeur) puis une ligne par observation."),
+    ("entete-seule.csv", "fichier vide : aucune ligne de données sous l'en-tête."),
+    ("binaire.csv", "fichier illisible : contenu binaire, ce n'est pas un fichier CSV ; "
+                    "enregistrez-le depuis Excel au format « CSV (séparateur : point-virgule) » ou "
+                    "« Classeur Excel (.xlsx) »."),
+    ("classeur-renomme.csv", "fichier illisible : c'est un classeur Excel enregistré avec "
+                             "l'extension .csv ; renommez-le en .xlsx."),
+    ("encodage-inconnu.csv", "fichier illisible : encodage inconnu (ni UTF-8 ni Windows-1252) ; "
+                             "enregistrez-le depuis Excel au format « CSV UTF-8 » ou « CSV "
+                             "(séparateur : point-virgule) »."),
+    ("corrompu.xlsx", "fichier illisible : classeur XLSX endommagé ou qui n'est pas au format "
+                      "Excel (.xlsx) ; ouvrez-le dans Excel et enregistrez-le de nouveau."),
+])
+def test_unreadable_or_empty_file(ref, name, message):
+    path = BAD / name
+    assert lines(path, ref) == [f"{path}: {message}"]
+
+
+def test_file_that_is_not_a_table(ref):
+    path = BAD / "pas-un-tableau.csv"
+    assert lines(path, ref) == [
+        f"{path}:1: ce fichier n'est pas un tableau de collecte : aucune des colonnes attendues "
+        "(fiche, indicateur, annee, territoire, valeur) sur la première ligne ; trouvé : 'Bonjour,'."
+    ]
+
+
+def test_missing_column_names_it_and_the_columns_found(ref):
+    path = BAD / "colonnes-manquantes.csv"
+    assert lines(path, ref) == [
+        f"{path}:1: colonne 'territoire': colonne obligatoire absente ; colonnes trouvées : "
+        "fiche, indicateur, annee, valeur, libelle."
+    ]
+
+
+def test_duplicate_column(tmp_path, ref):
+    path = write_csv(tmp_path, ["1.4;1.4.1;2021;62;1;2"],
+                     header="fiche;indicateur;annee;territoire;valeur;valeur")
+    assert lines(path, ref) == [
+        f"{path}:1: colonne 'valeur': colonne en double (cellules 5 et 6 de l'en-tête) ; "
+        "gardez-en une seule."
+    ]
+
+
+def test_comma_separated_file_with_unquoted_decimal_comma(tmp_path, ref):
+    path = write_csv(tmp_path, ["1.4,1.4.1,2021,62,12,5", "1.4,1.4.1,2022,62,\"12,5\""],
+                     header="fiche,indicateur,annee,territoire,valeur")
+    coll, problems = read_collection(path, ref, TERR)
+    assert coll.observations["valeur"].tolist() == [12.5]     # never 12 from "12,5" cut in two
+    assert [str(p) for p in problems] == [
+        f"{path}:2: la ligne contient 6 cellules pour 5 colonnes d'en-tête ; dans un fichier "
+        "séparé par des virgules, une virgule décimale coupe le nombre en deux : utilisez le "
+        "point-virgule comme séparateur ou entourez le nombre de guillemets."
+    ]
+
+
+def test_unsupported_extension_missing_path_and_empty_folder(tmp_path, ref):
+    xls = tmp_path / "vieux.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0")
+    (tmp_path / "vide").mkdir()
+    assert lines([xls, tmp_path / "absent.csv", tmp_path / "vide"], ref) == [
+        f"{tmp_path / 'absent.csv'}: fichier ou dossier introuvable.",
+        f"{tmp_path / 'vide'}: dossier sans fichier de collecte (.csv ou .xlsx).",
+        f"{xls}: fichier au format non pris en charge (.xls) ; attendu un fichier .csv ou .xlsx.",
+    ]
+
+
+# --- one exact message per class of bad input: rows ------------------------------------------------
+
+def test_unknown_fiche_suggests_the_closest(tmp_path, ref):
+    assert one_line(tmp_path, ref, "2.50;2.5.1;2021;621;3") == \
+        "F:2: colonne 'fiche': fiche '2.50' inconnue ; vouliez-vous dire '2.5' ?"
+
+
+def test_unknown_fiche_without_close_match_lists_the_fiches(tmp_path, ref):
+    assert one_line(tmp_path, ref, "xyz;2.5.1;2021;621;3") == \
+        "F:2: colonne 'fiche': fiche 'xyz' inconnue ; fiches du plan : 1.4, 2.1, 2.5, 2.10."
+
+
+def test_empty_fiche(tmp_path, ref):
+    assert one_line(tmp_path, ref, ";2.5.1;2021;621;3") == (
+        "F:2: colonne 'fiche': vide ; attendu l'identifiant de la fiche, écrit comme dans le plan "
+        "(ex. '2.10').")
+
+
+def test_unknown_indicator_suggests_the_closest(tmp_path, ref):
+    assert one_line(tmp_path, ref, "2.5;2.5.11;2021;621;3") == \
+        "F:2: colonne 'indicateur': indicateur '2.5.11' inconnu ; vouliez-vous dire '2.5.1' ?"
+
+
+def test_component_that_the_indicator_type_does_not_have(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;1.4.1.numerateur;2021;62;3") == (
+        "F:2: colonne 'indicateur': l'indicateur '1.4.1' est de type comptage et n'a pas de ligne "
+        "'.numerateur' ; attendu '1.4.1'.")
+
+
+def test_indicator_of_another_fiche(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;2.5.1;2021;621;3") == (
+        "F:2: colonne 'fiche': l'indicateur '2.5.1' appartient à la fiche '2.5', pas à la fiche "
+        "'1.4'.")
+
+
+@pytest.mark.parametrize("row, message", [
+    ("2.5;2.5.2;2021;62;3", "l'indicateur '2.5.2' n'est pas collecté : il est calculé depuis la "
+                            "statistique publique (série etat4001_cbv_famille) ; supprimez cette "
+                            "ligne."),
+    ("1.4;1.4.3;2021;62;3", "l'indicateur '1.4.3' n'est pas collecté : c'est un taux calculé "
+                            "depuis l'indicateur '1.4.1' et la population légale ; déclarez "
+                            "'1.4.1' à la place."),
+    ("2.1;2.1.3;2021;62;3", "l'indicateur '2.1.3' n'est pas collecté : le plan renvoie sa "
+                            "définition à plus tard (à déterminer) ; supprimez cette ligne."),
+])
+def test_indicators_that_are_not_collected(tmp_path, ref, row, message):
+    assert one_line(tmp_path, ref, row) == f"F:2: colonne 'indicateur': {message}"
+
+
+@pytest.mark.parametrize("year, message", [
+    ("2017", "année 2017 hors du plan ; attendu une année entre 2018 et 2022."),
+    ("2021,5", "'2021,5' n'est pas une année ; attendu un entier entre 2018 et 2022."),
+    ("deux mille", "'deux mille' n'est pas une année ; attendu un entier entre 2018 et 2022."),
+    ("", "vide ; attendu une année entre 2018 et 2022."),
+])
+def test_bad_year(tmp_path, ref, year, message):
+    assert one_line(tmp_path, ref, f"1.4;1.4.1;{year};62;3") == f"F:2: colonne 'annee': {message}"
+
+
+def test_year_written_as_a_float_is_accepted(tmp_path, ref):
+    path = write_csv(tmp_path, ["1.4;1.4.1;2021.0;62;3"])
+    assert load_collection(path, ref, TERR).observations["annee"].tolist() == [2021]
+
+
+def test_unknown_territory_suggests_a_code_of_the_indicator_level(tmp_path, ref):
+    assert one_line(tmp_path, ref, "2.5;2.5.1;2021;6210;3") == \
+        "F:2: colonne 'territoire': territoire '6210' inconnu ; vouliez-vous dire '621' ?"
+
+
+def test_unknown_territory_lists_the_codes_when_none_is_close(tmp_path, ref):
+    assert one_line(tmp_path, ref, "2.10;2.10.1;2021;Arras;3") == (
+        "F:2: colonne 'territoire': territoire 'Arras' inconnu ; codes admis pour '2.10.1' : "
+        "62, CGD-ARRAS, CGD-CALAIS.")
+
+
+def test_territory_at_another_level(tmp_path, ref):
+    assert one_line(tmp_path, ref, "2.5;2.5.1;2021;CGD-ARRAS;3") == (
+        "F:2: colonne 'territoire': 'CGD-ARRAS' est une compagnie de gendarmerie ; l'indicateur "
+        "'2.5.1' se collecte par arrondissement ou pour le total départemental ('62').")
+    assert one_line(tmp_path, ref, "1.4;1.4.1;2021;622;3") == (
+        "F:2: colonne 'territoire': '622' est un arrondissement ; l'indicateur '1.4.1' se collecte "
+        "au niveau du département ('62').")
+
+
+def test_departement_total_and_any_structure_are_accepted(tmp_path, ref):
+    path = write_csv(tmp_path, ["2.5;2.5.1;2021;62;5", "2.1;2.1.1;2021;CGD-ARRAS;30",
+                                "2.1;2.1.1;2021;tj-arras;40"])
+    obs = load_collection(path, ref, TERR).observations
+    assert obs["territoire"].tolist() == ["62", "CGD-ARRAS", "TJ-ARRAS"]
+
+
+def test_empty_territory(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;1.4.1;2021;;3") == (
+        "F:2: colonne 'territoire': vide ; attendu un code de territoire (ex. '62' pour le "
+        "département).")
+
+
+def test_non_numeric_value(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;1.4.1;2021;62;beaucoup") == (
+        "F:2: colonne 'valeur': 'beaucoup' n'est pas un nombre ; attendu un nombre (ex. 1030 ou "
+        "12,5).")
+
+
+def test_negative_count(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;1.4.1;2021;62;-3") == \
+        "F:2: colonne 'valeur': valeur négative '-3' ; un comptage est positif ou nul."
+
+
+def test_percentage_above_100(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;1.4.2;2021;621;112 %") == (
+        "F:2: colonne 'valeur': pourcentage '112 %' supérieur à 100 ; attendu un pourcentage entre "
+        "0 et 100.")
+
+
+def test_percent_sign_on_a_count(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;1.4.2.numerateur;2021;621;12 %") == (
+        "F:2: colonne 'valeur': '12 %' : le signe % n'est admis que pour un indicateur de type "
+        "pourcentage ; attendu un nombre.")
+
+
+def test_numerator_above_denominator(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;1.4.2.denominateur;2021;621;20",
+                    "1.4;1.4.2.numerateur;2021;621;30",
+                    "1.4;1.4.2.numerateur;2021;622;20",      # other territory: not compared
+                    "1.4;1.4.2.denominateur;2022;622;10") == (
+        "F:3: colonne 'valeur': numérateur '30' supérieur au dénominateur '20' (ligne 2) ; le "
+        "numérateur compte une partie du dénominateur.")
+
+
+def test_numerator_above_denominator_across_files(tmp_path, ref):
+    a = write_csv(tmp_path, ["1.4;1.4.2.numerateur;2021;621;30"], name="a.csv")
+    b = write_csv(tmp_path, ["1.4;1.4.2.denominateur;2021;621;20"], name="b.csv")
+    assert lines(tmp_path, ref) == [
+        f"{a}:2: colonne 'valeur': numérateur '30' supérieur au dénominateur '20' (ligne 2 de "
+        f"{b}) ; le numérateur compte une partie du dénominateur."
+    ]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("fait", "'fait' n'est pas une réponse de jalon ; attendu oui, non ou la date de réalisation "
+             "(AAAA-MM-JJ ou JJ/MM/AAAA)."),
+    ("31/02/2021", "'31/02/2021' n'est pas une date valide ; attendu AAAA-MM-JJ ou JJ/MM/AAAA."),
+])
+def test_bad_milestone_answer(tmp_path, ref, value, message):
+    assert one_line(tmp_path, ref, f"1.4;1.4.J1;2021;62;{value}") == f"F:2: colonne 'valeur': {message}"
+
+
+@pytest.mark.parametrize("value, texte", [("oui", "oui"), ("NON", "non"), ("2021-03-04", "2021-03-04"),
+                                          ("04/03/2021", "2021-03-04")])
+def test_milestone_answers(tmp_path, ref, value, texte):
+    # a milestone id and an indicator of type jalon are both answered oui/non/date
+    path = write_csv(tmp_path, [f"1.4;1.4.j1;2021;62;{value}", f"2.5;2.5.3;2021;62;{value}"])
+    obs = load_collection(path, ref, TERR).observations
+    assert obs["indicateur"].tolist() == ["1.4.J1", "2.5.3"]
+    assert obs["texte"].tolist() == [texte, texte]
+
+
+def test_bad_date_indicator(tmp_path, ref):
+    assert one_line(tmp_path, ref, "2.10;2.10.2;2021;62;bientôt") == \
+        "F:2: colonne 'valeur': 'bientôt' n'est pas une date ; attendu AAAA-MM-JJ ou JJ/MM/AAAA."
+
+
+def test_duplicate_observation_names_the_first_row(tmp_path, ref):
+    assert one_line(tmp_path, ref, "1.4;1.4.1;2021;62;3", "1.4;1.4.1;2022;62;3",
+                    "1.4;1.4.1;2021;62;4") == (
+        "F:4: colonne 'indicateur': observation en double : '1.4.1', année 2021, territoire '62' "
+        "déjà déclaré ligne 2 ; gardez une seule ligne.")
+
+
+def test_duplicate_observation_across_files(tmp_path, ref):
+    a = write_csv(tmp_path, ["2.1;2.1.1.personnes;2021;TJ-ARRAS;3"], name="a.csv")
+    b = write_csv(tmp_path, ["2.1;2.1.1.personnes;2021;TJ-ARRAS;4"], name="b.csv")
+    assert lines(tmp_path, ref) == [
+        f"{b}:2: colonne 'indicateur': observation en double : '2.1.1.personnes', année 2021, "
+        f"territoire 'TJ-ARRAS' déjà déclaré ligne 2 de {a} ; gardez une seule ligne."
+    ]
+
+
+def test_every_problem_of_a_file_in_one_pass_and_input_untouched(ref):
+    path = BAD / "erreurs.csv"
+    before = sha256(path)
+    coll, problems = read_collection(path, ref, TERR)
+    assert sha256(path) == before
+    assert [(p.row, p.column) for p in problems] == [
+        (3, "fiche"), (4, "annee"), (5, "territoire"), (6, "valeur"), (7, "valeur"),
+        (8, "indicateur")]
+    assert str(problems[-1]) == (
+        f"{path}:8: colonne 'indicateur': observation en double : '1.4.1', année 2021, territoire "
+        "'62' déjà déclaré ligne 2 ; gardez une seule ligne.")
+    # the valid row is still read; the run refuses the whole collection
+    assert coll.observations["ligne"].tolist() == [2]
+    with pytest.raises(CollectionError) as err:
+        load_collection(path, ref, TERR)
+    assert str(err.value) == "\n".join(str(p) for p in problems)
+    assert isinstance(err.value, ValueError)
+
+
+def test_xlsx_input_is_not_modified(tmp_path, ref):
+    out = write_template(ref, TERR, 2021, tmp_path / "g.xlsx", "Gendarmerie")
+    before = sha256(out)
+    read_collection(out, ref, TERR)
+    assert sha256(out) == before
+
+
+def test_problem_line_format():
+    assert str(Problem("a.csv", 4, "valeur", "x.")) == "a.csv:4: colonne 'valeur': x."
+    assert str(Problem("a.csv", 4, None, "x.")) == "a.csv:4: x."
+    assert str(Problem("a.csv", None, None, "fichier vide.")) == "a.csv: fichier vide."
+
+
+# --- number and date parsing -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("1 030", (1030.0, False)), ("1\u00a0030", (1030.0, False)), ("1\u202f030,5", (1030.5, False)),
+    ("12 %", (12.0, True)), ("12,5%", (12.5, True)), ("-3", (-3.0, False)), ("0,5", (0.5, False)),
+    ("1.030,25", (1030.25, False)), ("1,030.25", (1030.25, False)), ("abc", (math.nan, False)),
+    ("", (math.nan, False)), ("12 500 bis", (math.nan, False)),
+])
+def test_parse_number(text, expected):
+    value, percent = parse_number(text)
+    assert percent == expected[1]
+    assert (math.isnan(value) and math.isnan(expected[0])) or value == expected[0]
+
+
+@given(st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=99),
+       st.sampled_from([" ", "\u00a0", "\u202f", ""]))
+def test_parse_number_reads_french_excel_formatting(units, cents, sep):
+    text = f"{units:,}".replace(",", sep) + f",{cents:02d}"
+    assert parse_number(text) == (units + cents / 100, False)
+
+
+@given(st.lists(st.text(alphabet="0123456789 ,.%-+eE\u00a0\u202fx", max_size=12), min_size=1,
+                max_size=20))
+def test_vectorised_number_parsing_agrees_with_parse_number(texts):
+    values, percents = collection._parse_numbers(pd.Series(texts, dtype=str))
+    for text, value, percent in zip(texts, values, percents):
+        expected, expected_percent = parse_number(text)
+        assert percent == expected_percent
+        assert value == expected or (math.isnan(value) and math.isnan(expected)), text
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(["62"] + ARRONDISSEMENTS),
+                          st.integers(2018, 2022)),
+                min_size=1, max_size=30, unique_by=lambda t: (t[1], t[2])),
+       st.sampled_from([(";", "cp1252"), (";", "utf-8-sig"), ("\t", "utf-8"), (",", "utf-8")]))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_valid_export_reads_back_every_value(tmp_path_factory, ref, rows, dialect):
+    sep, encoding = dialect
+    folder = tmp_path_factory.mktemp("h")
+    body = [sep.join(["2.5", "2.5.1", str(y), t, f'"{v:,}"'.replace(",", "\u00a0")])
+            for v, t, y in rows]
+    (folder / "h.csv").write_bytes(
+        ("\r\n".join([sep.join(collection.REQUIRED_COLUMNS)] + body) + "\r\n").encode(encoding))
+    obs = load_collection(folder, ref, TERR).observations
+    assert obs["valeur"].tolist() == [float(v) for v, _, _ in rows]
+    assert obs["territoire"].tolist() == [t for _, t, _ in rows]
+    assert obs["ligne"].tolist() == list(range(2, len(rows) + 2))
+
+
+def test_parse_date():
+    assert parse_date("2021-03-04") == parse_date("04/03/2021") == dt.date(2021, 3, 4)
+    assert parse_date("31/02/2021") is None and parse_date("mars 2021") is None
+
+
+# --- template ----------------------------------------------------------------------------------------
+
+def test_template_rows_for_one_pilot(ref):
+    rows = template_rows(ref, TERR, 2021, "ddcs")           # case-insensitive
+    ids = rows["indicateur"].tolist()
+    # 1.4.1 (62) + 3 ids of 1.4.2 x 7 arrondissements + 1.4.J1 + 2.5.1 x 7 + 2.5.J1 = 31 rows;
+    # not the taux 1.4.3, not the public 2.5.2, not 2.5.3 (its milestone 2.5.J1 has a row)
+    assert len(rows) == 1 + 21 + 1 + 7 + 1
+    assert ids.count("1.4.2.numerateur") == ids.count("1.4.2.denominateur") == 7
+    assert {"1.4.3", "2.5.2", "2.5.3"}.isdisjoint(ids)
+    assert rows.loc[rows["indicateur"] == "2.5.1", "territoire"].tolist() == ARRONDISSEMENTS
+    assert rows.loc[rows["indicateur"] == "1.4.J1", "territoire"].tolist() == ["62"]
+    assert set(rows["annee"]) == {2021} and set(rows["valeur"]) == {""}
+    assert rows.loc[rows["indicateur"] == "1.4.2.numerateur", "libelle"].iloc[0] == \
+        "Participants satisfaits"
+
+
+def test_template_territories_by_level(ref):
+    rows = template_rows(ref, TERR, 2020)
+    terr = rows.groupby("indicateur", sort=False)["territoire"].apply(list).to_dict()
+    assert terr["2.10.1"] == ["CGD-ARRAS", "CGD-CALAIS"]
+    assert terr["2.1.1"] == terr["2.1.1.personnes"] == ["CGD-ARRAS", "CGD-CALAIS", "TJ-ARRAS"]
+    assert terr["2.1.2"] == ["62"]
+    assert terr["2.1.4"] == ["62041"]
+
+
+def test_template_refuses_an_unknown_pilot_and_year(ref):
+    with pytest.raises(ValueError, match=r"^Service pilote 'DDSC' inconnu ; services pilotes du "
+                       r"référentiel : DDCS, Gendarmerie, Parquets\. Vouliez-vous dire 'DDCS' \?$"):
+        template_rows(ref, TERR, 2021, "DDSC")
+    with pytest.raises(ValueError, match=r"^Année 2030 hors du plan ; attendu une année entre "
+                       r"2018 et 2022\.$"):
+        template_rows(ref, TERR, 2030)
+
+
+def _fill(path: Path, ref) -> int:
+    """Fill every row of a template with a valid value; returns the number of rows filled."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Collecte"]
+    head = [c.value for c in ws[1]]
+    ind_col, val_col = head.index("indicateur"), head.index("valeur")
+    types = {i.id: i.type for i in ref.indicators()}
+    n = 0
+    for row in ws.iter_rows(min_row=2):
+        ident = row[ind_col].value
+        if ident.endswith(".numerateur"):
+            value = 3
+        elif ident.endswith((".denominateur", ".personnes")):
+            value = 10
+        elif ".J" in ident or types[ident] == "jalon":
+            value = "oui"
+        elif types[ident] == "date":
+            value = "15/06/2021"
+        elif types[ident] == "qualitatif":
+            value = "Bilan : le dispositif fonctionne."
+        elif types[ident] == "pourcentage":
+            value = "30 %"
+        else:
+            value = 12.5
+        row[val_col].value = value
+        n += 1
+    wb.save(path)
+    return n
+
+
+def test_filled_template_passes_check(tmp_path, ref):
+    path = write_template(ref, TERR, 2021, tmp_path / "modele.xlsx")
+    assert load_collection(path, ref, TERR).observations.empty   # unfilled: nothing reported
+    n = _fill(path, ref)
+    obs = load_collection(path, ref, TERR).observations
+    assert len(obs) == n == len(template_rows(ref, TERR, 2021))
+    assert obs["ligne"].tolist() == list(range(2, n + 2))
+
+
+def test_template_workbook_layout(tmp_path, ref):
+    path = write_template(ref, TERR, 2021, tmp_path / "modele.xlsx", "DDCS")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames[:2] == ["Collecte", "Mode d'emploi"]
+    ws = wb["Collecte"]
+    head = [c.value for c in ws[1]]
+    assert head[:2] == ["fiche", "indicateur"] and "libelle" in head and "valeur" in head
+    assert all(isinstance(c.value, str) for c in ws["A"][1:])          # ids stay text
+    validations = {dv.formula1: dv for dv in ws.data_validations.dataValidation}
+    assert str(validations['"oui,non"'].sqref) == "H24 H32"               # the two milestones
+    lists = wb["Listes"]
+    assert lists.sheet_state == "hidden"
+    column = {lists.cell(1, j).value: j for j in range(1, lists.max_column + 1)}
+    arr = column["arrondissement"]
+    letter = openpyxl.utils.get_column_letter(arr)
+    assert [lists.cell(r, arr).value for r in range(2, 10)] == ["62"] + ARRONDISSEMENTS
+    dv = validations[f"=Listes!${letter}$2:${letter}$9"]
+    assert str(dv.sqref) == "F3:F23 F25:F31" and dv.showErrorMessage
+    help_text = "\n".join(str(r[0].value) for r in wb["Mode d'emploi"].iter_rows() if r[0].value)
+    assert "valeur laissée vide" in help_text and "numérateur" in help_text
+
+
+# --- command line --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def fake_territories(monkeypatch):
+    monkeypatch.setattr(collection, "_default_territories", lambda: TERR)
+
+
+def test_cli_check_ok(tmp_path, capsys, fake_territories):
+    write_csv(tmp_path, ["1.4;1.4.1;2021;62;1", "1.4;1.4.1;2022;62;2"], name="a.csv")
+    write_csv(tmp_path, ["2.5;2.5.1;2021;621;1"], name="b.csv")
+    assert cli.main(["check", str(tmp_path), "--referentiel", str(MINI)]) == 0
+    assert capsys.readouterr().out == "OK : 2 fichiers, 3 observations.\n"
+
+
+def test_cli_check_problems(capsys, fake_territories):
+    path = BAD / "erreurs.csv"
+    assert cli.main(["check", str(path), "--referentiel", str(MINI)]) == 1
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert len(out) == 6 and all(line.startswith(f"{path}:") for line in out)
+    assert out[0] == f"{path}:3: colonne 'fiche': fiche '2.50' inconnue ; vouliez-vous dire '2.5' ?"
+    assert captured.err == ("6 problèmes dans 1 fichier : corrigez-les puis relancez "
+                            "plancadre-eval check.\n")
+
+
+def test_cli_template_then_check(tmp_path, capsys, fake_territories):
+    out = tmp_path / "sous" / "gendarmerie-2021.xlsx"
+    assert cli.main(["template", "--year", "2021", "--pilote", "gendarmerie", "--out", str(out),
+                     "--referentiel", str(MINI)]) == 0
+    assert capsys.readouterr().out == (
+        f"Gabarit écrit : {out} (4 lignes à renseigner, 1 fiche : 2.10).\n")
+    assert cli.main(["check", str(out), "--referentiel", str(MINI)]) == 0
+    assert capsys.readouterr().out == "OK : 1 fichier, 0 observation.\n"
+
+
+def test_cli_template_unknown_pilot_exits_2(tmp_path, capsys, fake_territories):
+    out = tmp_path / "x.xlsx"
+    assert cli.main(["template", "--year", "2021", "--pilote", "Mairie", "--out", str(out),
+                     "--referentiel", str(MINI)]) == 2
+    assert capsys.readouterr().err == ("Service pilote 'Mairie' inconnu ; services pilotes du "
+                                       "référentiel : DDCS, Gendarmerie, Parquets.\n")
+    assert not out.exists()
+
+
+def test_cli_template_needs_an_xlsx_and_a_year(tmp_path, capsys, fake_territories):
+    assert cli.main(["template", "--year", "2021", "--out", str(tmp_path / "x.csv"),
+                     "--referentiel", str(MINI)]) == 2
+    assert "doit se terminer par .xlsx" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["template", "--out", str(tmp_path / "x.xlsx")])
+    assert exit_.value.code == 2
+
+
+# --- performance -----------------------------------------------------------------------------------------
+
+class ManyCommunes(FakeTerritories):
+    LEVELS = {**FakeTerritories.LEVELS, **{f"62{i:03d}": "commune" for i in range(1, 891)}}
+
+
+def test_a_folder_of_a_few_thousand_rows_is_checked_well_under_a_second(tmp_path, ref):
+    communes = [f"62{i:03d}" for i in range(1, 891)]
+    for year in range(2018, 2023):        # 5 files x 890 communes = 4450 valid rows
+        write_csv(tmp_path, [f"2.1;2.1.4;{year};{c};1 {i % 1000:03d};enquête;RAS"
+                             for i, c in enumerate(communes)], name=f"communes-{year}.csv")
+    start = time.perf_counter()
+    coll, problems = read_collection(tmp_path, ref, ManyCommunes())
+    elapsed = time.perf_counter() - start
+    assert problems == [] and len(coll.observations) == 4450
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
+
+
+def test_thousands_of_bad_rows_are_reported_quickly(tmp_path, ref):
+    write_csv(tmp_path, [f"2.1;2.1.4;2021;6200{i % 10};{i}" for i in range(3000)])
+    start = time.perf_counter()
+    problems = check_paths(tmp_path, ref, ManyCommunes())
+    elapsed = time.perf_counter() - start
+    # 62000 is unknown (300 rows); 62001..62009 are valid: 9 keys, 2691 duplicates
+    assert len(problems) == 300 + 2691
+    assert elapsed < 1.0, f"{elapsed:.2f} s"
