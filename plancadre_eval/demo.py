@@ -38,7 +38,7 @@ YEARS = (2018, 2019, 2020, 2021, 2022)
 #: Scenario per fiche, so that the reports show every status. Others follow "nominal".
 #: - "retard": targets lag behind a straight line, milestones done late or not done;
 #: - "lacunaire": most values of the last two years missing (données insuffisantes);
-#: - "non_demarree": nothing happens before 2021 (zeros, milestones not done);
+#: - "non_demarree": nothing happens before 2022 (zeros, milestones not done);
 #: - "avance": targets reached early.
 SCENARIOS = {
     "1.3": "retard",
@@ -47,6 +47,7 @@ SCENARIOS = {
     "2.17": "retard",
     "3.3": "lacunaire",
     "4.7": "non_demarree",
+    "2.16": "non_demarree",
     "4.9": "lacunaire",
     "2.5": "avance",
     "3.1": "avance",
@@ -149,7 +150,7 @@ def _trajectory(ind: Indicator, fiche: Fiche, scenario: str, rng: np.random.Gene
         value = start + (goal - start) * frac
         if ind.type not in ("pourcentage",) and k > 0:
             value *= rng.normal(1.0, 0.04)
-        if scenario == "non_demarree" and year < 2021:
+        if scenario == "non_demarree" and year < 2022:
             value = 0.0
         years[year] = value
     return years
