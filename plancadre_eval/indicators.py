@@ -293,7 +293,6 @@ class _Engine:
         self.disagreements: list[dict[str, Any]] = []
         self.reports = self._collect_reports()
         self._cells: dict[str, list[_Cell]] = {}
-        self._frames: dict[str, pd.DataFrame] = {}
         self._index: dict[str, dict[tuple[int, str], _Cell]] = {}
 
     # observations -> reports ----------------------------------------------------------------
@@ -358,14 +357,6 @@ class _Engine:
                                                                c.territoire))
         return self._cells[ind.id]
 
-    def frame(self, ind: Indicator) -> pd.DataFrame:
-        if ind.id not in self._frames:
-            cells = self.cells(ind)
-            self._frames[ind.id] = pd.DataFrame(
-                [[getattr(c, k) for k in CELL_COLUMNS] for c in cells], columns=list(CELL_COLUMNS)
-            ).astype({"annee": int}) if cells else pd.DataFrame(columns=list(CELL_COLUMNS))
-        return self._frames[ind.id]
-
     def cell(self, ind: Indicator, year: int, territory: str) -> _Cell | None:
         if ind.id not in self._index:
             self._index[ind.id] = {(c.annee, c.territoire): c for c in self.cells(ind)}
@@ -373,7 +364,7 @@ class _Engine:
 
     def _territory_cell(self, ind: Indicator, year: int, terr: str, rep: _Report) -> _Cell:
         v = rep.values
-        cell = _Cell(year, terr, self.level(terr, ind.niveau), texte=rep.texte,
+        cell = _Cell(year, terr, self.level(terr, ind.niveau),
                      commentaire=_join(rep.commentaires), source=_join(rep.sources))
         if ind.type == "comptage":
             cell.valeur = v.get("valeur", NAN)
@@ -938,17 +929,19 @@ def _indicator_rows(engine: _Engine, fiche: Fiche, ind: Indicator, year: int,
 
 
 def _sorted_table(rows: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFrame:
-    columns = list(columns)
-    df = pd.DataFrame(rows, columns=columns)
+    """Rows as a DataFrame sorted by fiche and indicator (natural order: "2.9" < "2.10"), year,
+    level (département first) and territory code."""
+    df = pd.DataFrame(rows, columns=list(columns))
     if df.empty:
         return df
-    keys = pd.DataFrame({
-        "_f": df["fiche"].map(fiche_sort_key), "_i": df["indicateur"].map(fiche_sort_key),
-        "_y": df["annee"] if "annee" in df else 0,
-        "_l": df["niveau"].map(_level_rank) if "niveau" in df else 0,
-        "_t": df["territoire"] if "territoire" in df else "",
-    })
-    order = sorted(range(len(df)), key=lambda i: tuple(keys.iloc[i]))
+    n = len(df)
+    keys = list(zip(
+        df["fiche"].map(fiche_sort_key), df["indicateur"].map(fiche_sort_key),
+        df["annee"] if "annee" in df else [0] * n,
+        df["niveau"].map(_level_rank) if "niveau" in df else [0] * n,
+        df["territoire"] if "territoire" in df else [""] * n,
+    ))
+    order = sorted(range(n), key=keys.__getitem__)
     return df.iloc[order].reset_index(drop=True)
 
 

@@ -140,7 +140,8 @@ def apply_secrecy(table: pd.DataFrame, referential: Referential, threshold: int 
     ``table`` needs ``indicateur``, ``annee``, ``territoire``, ``valeur`` (and preferably ``niveau``
     and ``effectif``: count of persons each value rests on). Units are unchanged. ``diffusion`` is
     ``"secret"`` or ``"public"``; ``motif_secret`` ``"primaire"``, ``"secondaire"`` or ``""``.
-    Rows already marked ``diffusion == "secret"`` stay secret (applying twice changes nothing).
+    Rows already marked ``diffusion == "secret"`` stay secret and other years' values of a table
+    that already has ``diffusion`` are left as they are (applying twice changes nothing).
     """
     required = {"indicateur", "annee", "territoire", "valeur"}
     missing = sorted(required - set(table.columns))
@@ -148,21 +149,14 @@ def apply_secrecy(table: pd.DataFrame, referential: Referential, threshold: int 
         raise ValueError(f"Secret statistique : colonnes manquantes dans la table : {', '.join(missing)}.")
     out = table.copy()
     reasons = secrecy_reasons(out, referential, threshold)
-    if "diffusion" in out:
-        already = out["diffusion"].astype(str).eq("secret").to_numpy()
-        previous = (out["motif_secret"].astype(str).to_numpy() if "motif_secret" in out
-                    else np.full(len(out), "primaire", dtype=object))
-        reasons = pd.Series(np.where(already & (reasons.to_numpy() == ""), previous, reasons),
-                            index=out.index, dtype=object)
-    masked = reasons.to_numpy() != ""
-    for col in MASKED_COLUMNS:
-        if col in out:
-            out[col] = out[col].astype(float).where(~masked, np.nan)
-    if "valeur_n_1" in out and "effectif_n_1" in out:
+    first_pass = "diffusion" not in out
+    # other years' cells are judged on the table as received, before anything is emptied
+    prev_mask = ref_mask = None
+    if first_pass and "valeur_n_1" in out and "effectif_n_1" in out:
         prev = secrecy_reasons(out, referential, threshold,
                                value_col="valeur_n_1", effectif_col="effectif_n_1")
-        _empty(out, prev.to_numpy() != "", PREVIOUS_YEAR_COLUMNS)
-    if "reference" in out and "effectif_reference" in out:
+        prev_mask = prev.to_numpy() != ""
+    if first_pass and "reference" in out and "effectif_reference" in out:
         # a baseline of the plan's "État des lieux" is already published: never secret
         if "origine_reference" in out:
             known = out["origine_reference"].astype(str).ne(PLAN_BASELINE_ORIGIN)
@@ -171,7 +165,19 @@ def apply_secrecy(table: pd.DataFrame, referential: Referential, threshold: int 
         reported = out.assign(reference=pd.to_numeric(out["reference"], errors="coerce").where(known))
         ref = secrecy_reasons(reported, referential, threshold, value_col="reference",
                               effectif_col="effectif_reference")
-        _empty(out, ref.to_numpy() != "", REFERENCE_COLUMNS)
+        ref_mask = ref.to_numpy() != ""
+    if not first_pass:
+        already = out["diffusion"].astype(str).eq("secret").to_numpy()
+        previous = (out["motif_secret"].astype(str).to_numpy() if "motif_secret" in out
+                    else np.full(len(out), "primaire", dtype=object))
+        reasons = pd.Series(np.where(already & (reasons.to_numpy() == ""), previous, reasons),
+                            index=out.index, dtype=object)
+    masked = reasons.to_numpy() != ""
+    _empty(out, masked, MASKED_COLUMNS)
+    if prev_mask is not None:
+        _empty(out, prev_mask, PREVIOUS_YEAR_COLUMNS)
+    if ref_mask is not None:
+        _empty(out, ref_mask, REFERENCE_COLUMNS)
     out["diffusion"] = np.where(masked, "secret", "public")
     out["motif_secret"] = reasons.to_numpy()
     return out

@@ -126,6 +126,21 @@ def test_last_years_secret_value_does_not_leak_through_a_public_row():
     assert out["evolution"].isna().tolist() == [False, True, True, False]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), min_size=2, max_size=6))
+def test_published_values_of_last_year_never_reveal_a_hidden_one(pairs):
+    now, before = [p[0] for p in pairs], [p[1] for p in pairs]
+    df = table("1.1.1", [sum(now)] + now, effectifs=[sum(now)] + now,
+               valeur_n_1=[sum(before)] + before, effectif_n_1=[sum(before)] + before)
+    out = apply_secrecy(df, REF, 5)
+    hidden = out["valeur_n_1"].iloc[1:].isna()
+    assert int(hidden.sum()) != 1
+    for value, gone in zip(before, hidden):
+        if 0 < value < 5:
+            assert gone
+    assert out["valeur_n_1"].iloc[0] == sum(before)
+
+
 def test_reported_reference_is_masked_but_not_a_published_baseline():
     df = table("1.1.1", [40, 9, 11, 20], reference=[30, 2, 8, 20], effectif_reference=[30, 2, 8, 20],
                evolution_reference_pct=[33.3, 350, 37.5, 0])
