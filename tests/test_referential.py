@@ -121,7 +121,9 @@ def test_indicator_kinds_cover_the_plan(ref):
     assert {"comptage", "jalon", "qualitatif", "a_determiner", "taux"} <= types
     assert [i.type for i in ref.fiche("2.15").indicateurs] == ["a_determiner"]
     public = [i for i in ref.fiche("2.2").indicateurs if i.source == "public"]
-    assert len(public) == 3 and all(i.serie for i in public)
+    # the plan's three crime indicators, plus the SSMSI series that carries the first one after 2020
+    assert [i.serie for i in public] == ["etat4001_cbv_famille", "etat4001_violences_mineurs",
+                                         "etat4001_menaces", "diag_violences_intrafamiliales"]
 
 
 def test_cross_references_are_explicit(ref):
