@@ -1265,7 +1265,7 @@ DISCREPANCY_COLUMNS = ("fiche", "indicateur", "annee", "territoire", "composante
 def discrepancies(referential: Referential, observations: pd.DataFrame | None,
                   year: int | None = None, population: PopulationLike = None,
                   public: Mapping[str, pd.DataFrame] | None = None,
-                  fiche_id: str | None = None) -> pd.DataFrame:
+                  fiche_id: str | None = None, secret_threshold: int = 5) -> pd.DataFrame:
     """Inconsistencies found while computing values (all years, or ``year`` only).
 
     ``nature``: a reported département total that differs from the aggregate of its reported parts
@@ -1273,7 +1273,9 @@ def discrepancies(referential: Referential, observations: pd.DataFrame | None,
     counts, Σ numerators and Σ denominators, weighted mean of durations; tolerance: exact for counts,
     0,5 point for a percentage compared without its components, 1 % for average durations); a
     numerator above its denominator; a value reported twice (the last one, in file and row order, is
-    kept). ``message`` is a French sentence.
+    kept). ``message`` is a French sentence. On an infra-départemental territory of an indicator
+    counting persons, numbers between 1 and ``secret_threshold - 1`` are not shown (statistical
+    secrecy): the row stays, its numbers are emptied and the message names the problem only.
     """
     if year is not None:
         year = check_year(year, referential)
@@ -1289,6 +1291,16 @@ def discrepancies(referential: Referential, observations: pd.DataFrame | None,
     for d in engine.duplicates:
         rows.append({"fiche": fiche_of.get(d["indicateur"], ""), **d})
     rows = [r for r in rows if r["fiche"] in ids and (year is None or r["annee"] == year)]
+    threshold = secrecy.check_threshold(secret_threshold)
+    for r in rows:
+        ind = engine.indicators.get(r["indicateur"])
+        numbers = [r["valeur_declaree"], r["valeur_attendue"]]
+        if (ind is not None and r["territoire"] != engine.dept
+                and secrecy.counts_persons(ind, referential)
+                and any(0 < x < threshold for x in numbers if not _isnan(x))):
+            r.update(valeur_declaree=NAN, valeur_attendue=NAN, ecart=NAN,
+                     message=f"{r['indicateur']} ({r['annee']}), territoire {r['territoire']} : "
+                             f"{r['nature']} (valeurs couvertes par le secret statistique).")
     return _sorted_table(rows, DISCREPANCY_COLUMNS).drop_duplicates().reset_index(drop=True)
 
 

@@ -71,7 +71,8 @@ def counts_persons(indicator: Indicator, referential: Referential) -> bool:
     return bool(indicator.personnes)
 
 
-def _check_threshold(threshold) -> int:
+def check_threshold(threshold) -> int:
+    """The threshold as an int >= 0; a French ValueError otherwise."""
     if isinstance(threshold, bool):
         raise ValueError(f"Le seuil du secret statistique doit être un entier, pas {threshold!r}.")
     try:
@@ -93,7 +94,7 @@ def secrecy_reasons(table: pd.DataFrame, referential: Referential, threshold: in
     (for counts, the value itself is used when ``effectif_col`` is absent or empty). Groups for
     secondary secrecy are (``indicateur``, ``year_col``, ``niveau``).
     """
-    threshold = _check_threshold(threshold)
+    threshold = check_threshold(threshold)
     dept = referential.plan.departement
     n = len(table)
     reasons = np.full(n, "", dtype=object)

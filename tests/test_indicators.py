@@ -209,6 +209,17 @@ def test_percentage_and_duration_discrepancies_compare_components():
     assert "supérieur au dénominateur" in d.iloc[0]["message"]
 
 
+def test_discrepancies_do_not_reveal_small_counts_of_persons():
+    o = obs(("1.1.1", "valeur", 2021, "621", 2), ("1.1.1", "valeur", 2021, "621", 3),
+            ("1.1.4", "valeur", 2021, "621", 2), ("1.1.4", "valeur", 2021, "621", 3))
+    d = ix.discrepancies(REF, o).set_index("indicateur")
+    assert math.isnan(d.loc["1.1.1", "valeur_declaree"]) and "secret" in d.loc["1.1.1", "message"]
+    assert "3" not in d.loc["1.1.1", "message"].split(":")[-1]
+    assert d.loc["1.1.4", "valeur_declaree"] == 3  # places: not persons
+    assert ix.discrepancies(REF, o, secret_threshold=0).set_index("indicateur").loc[
+        "1.1.1", "valeur_declaree"] == 3
+
+
 def test_values_reported_twice_keep_the_last_and_are_listed():
     o = obs(("2.10.1", "valeur", 2021, "62", 1), ("2.10.1", "valeur", 2021, "62", 2))
     assert row(ix.compute_indicators(REF, o, 2021, fiches=["2.10"]), "2.10.1")["valeur"] == 2
