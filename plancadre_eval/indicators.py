@@ -28,8 +28,9 @@ How values are computed, per territory and year (units are the indicator's ``uni
   **weighted by their persons** (``.personnes`` rows): ``Σ durée_i × personnes_i / Σ personnes_i``.
 - ``taux``: ``numerator count / population(territory, year) × base`` (e.g. places per 10 000
   inhabitants); the département rate divides the département count by the département population.
-- ``source: public``: the series' rows (``"62"`` or structures; structures summed when ``"62"`` is
-  absent).
+- ``source: public``: the series' rows as published (``"62"`` and structures). They are never summed
+  nor compared: a series' structures may cover part of the département only (the gendarmerie
+  companies of État 4001 cover the gendarmerie zone, not the police zone).
 
 When a département total and its parts are both reported and disagree, the total is kept and the
 disagreement is listed by :func:`discrepancies`. Each computed row carries ``effectif``, the number of
@@ -294,6 +295,7 @@ class _Engine:
         self.reports = self._collect_reports()
         self._cells: dict[str, list[_Cell]] = {}
         self._index: dict[str, dict[tuple[int, str], _Cell]] = {}
+        self._by_indicator: dict[str, list[tuple]] | None = None
 
     # observations -> reports ----------------------------------------------------------------
     def _collect_reports(self) -> dict[str, dict[tuple[int, str], _Report]]:
@@ -301,7 +303,7 @@ class _Engine:
         cols = ["indicateur", "composante", "annee", "territoire", "valeur", "texte", "commentaire",
                 "source", "fichier", "ligne"]
         for ind, comp, year, terr, val, texte, comment, src, fichier, ligne in \
-                self.obs[cols].itertuples(index=False, name=None):
+                zip(*(self.obs[c].tolist() for c in cols)):
             rep = reports.setdefault(ind, {}).setdefault((int(year), terr), _Report())
             if not math.isnan(val):
                 old = rep.values.get(comp)
@@ -488,7 +490,7 @@ class _Engine:
                                f"({level}) déclarés ({value:g}) ; la valeur départementale "
                                f"déclarée est retenue.")
 
-        if ind.type in ("comptage",) or ind.source == "public":
+        if ind.type == "comptage":
             check("valeur", dept.valeur, agg.valeur, 1e-9 * max(1.0, abs(dept.valeur)), "le total")
         elif ind.type == "pourcentage":
             if not math.isnan(dept.numerateur) and not math.isnan(agg.numerateur):
@@ -549,17 +551,9 @@ class _Engine:
                          effectif=val if ind.type == "comptage" else NAN, origine=ORIGIN_PUBLIC,
                          source=source, commentaire=approx)
             by_year.setdefault(year, {})[terr] = cell
-        cells = []
-        for year in sorted(by_year):
-            year_cells = by_year[year]
-            self._complete_department(ind, year, year_cells, origin_prefix=ORIGIN_PUBLIC + " : ")
-            dept = year_cells.get(self.dept)
-            if dept is not None:
-                dept.source = dept.source or source
-                if approx and approx not in dept.commentaire:
-                    dept.commentaire = _join([approx, dept.commentaire])
-            cells.extend(year_cells.values())
-        return cells
+        # Values as published: the département is the series' own row. Structures of a public series
+        # may cover part of the département only (gendarmerie zone): they are never summed.
+        return [c for year in sorted(by_year) for c in by_year[year].values()]
 
     def _text_cells(self, ind: Indicator) -> list[_Cell]:
         cells = []
@@ -625,12 +619,19 @@ class _Engine:
     def milestone_row(self, fiche: Fiche, milestone: Milestone, year: int) -> dict[str, Any]:
         ids = {milestone.id} | {i.id for i in self.indicators.values()
                                 if i.type == "jalon" and i.jalon == milestone.id}
-        sel = self.obs[self.obs["indicateur"].isin(ids) & (self.obs["annee"] <= year)]
+        if self._by_indicator is None:
+            cols = ["indicateur", "annee", "texte", "valeur", "commentaire"]
+            self._by_indicator = {}
+            for ind_id, *rest in zip(*(self.obs[c].tolist() for c in cols)):
+                self._by_indicator.setdefault(ind_id, []).append(tuple(rest))
+        reports = sorted((r for i in ids for r in self._by_indicator.get(i, [])),
+                         key=lambda r: r[0])
         done: list[dt.date] = []
         answered_this_year = False
         comments = []
-        for annee, texte, valeur, comment in sel[["annee", "texte", "valeur", "commentaire"]] \
-                .itertuples(index=False, name=None):
+        for annee, texte, valeur, comment in reports:
+            if int(annee) > year:
+                continue
             answer, when = parse_milestone_answer(texte, valeur, int(annee))
             if answer is not None and int(annee) == year:
                 answered_this_year = True

@@ -227,16 +227,29 @@ def test_values_reported_twice_keep_the_last_and_are_listed():
     assert d["nature"].tolist() == ["valeur déclarée deux fois"] and "ligne 3" in d.iloc[0]["message"]
 
 
-def test_public_series_and_structures_aggregate():
-    s1 = pd.DataFrame({"annee": [2020, 2020, 2021, 2021], "territoire": ["CGD-X", "CGD-Y"] * 2,
-                       "valeur": [10.0, 5.0, 12.0, 6.0]})
+def test_collected_structures_aggregate_to_the_departement():
+    o = obs(("1.1.1", "valeur", 2021, "TJ-A", 12), ("1.1.1", "valeur", 2021, "TJ-B", 9))
+    t = ix.compute_indicators(REF, o, 2021, fiches=["1.1"])
+    assert row(t, "1.1.1")["valeur"] == 21 and row(t, "1.1.1", "TJ-A")["niveau"] == "structure"
+
+
+def test_public_series_are_taken_as_published():
+    s1 = pd.DataFrame({"annee": [2020, 2020, 2020, 2021, 2021, 2021],
+                       "territoire": ["62", "CGD-X", "CGD-Y"] * 2,
+                       "valeur": [100.0, 10.0, 5.0, 90.0, 12.0, 6.0]})
     s1.attrs = {"source": "État 4001, édition test", "approximation": "Approximation test."}
     t = ix.compute_indicators(REF, None, 2021, public={"s1": s1}, fiches=["2.1"])
     r = row(t, "2.1.1")
-    assert r["valeur"] == 18 and r["valeur_n_1"] == 15 and r["evolution"] == 3
-    assert r["evolution_pct"] == pytest.approx(20.0)
-    assert r["source"] == "État 4001, édition test" and "Approximation test." in r["commentaire"]
+    assert r["valeur"] == 90 and r["valeur_n_1"] == 100 and r["evolution"] == -10
+    assert r["evolution_pct"] == pytest.approx(-10.0) and r["origine"] == ix.ORIGIN_PUBLIC
+    assert r["source"] == "État 4001, édition test" and r["commentaire"] == "Approximation test."
+    assert row(t, "2.1.1", "CGD-X")["valeur"] == 12
     assert row(t, "2.1.1", "CGD-X")["niveau"] == "compagnie_gendarmerie"
+    # gendarmerie companies cover the gendarmerie zone only: never summed, never "discrepant"
+    assert ix.discrepancies(REF, None, public={"s1": s1}).empty
+    only_parts = ix.compute_indicators(REF, None, 2021, public={"s1": s1[s1["territoire"] != "62"]},
+                                       fiches=["2.1"])
+    assert math.isnan(row(only_parts, "2.1.1")["valeur"])
     missing = ix.compute_indicators(REF, None, 2021, public={}, fiches=["2.1"])
     assert math.isnan(row(missing, "2.1.1")["valeur"])
     assert "non fournie" in row(missing, "2.1.1")["commentaire"]
