@@ -188,8 +188,9 @@ def format_indicator_table(table: pd.DataFrame) -> pd.DataFrame:
         if col in table:
             out[col] = [fn(v, t, u, d) for v, t, u, d in zip(table[col], types, units, diffusion)]
 
-    for col in ("valeur", "valeur_n_1", "reference", "cible"):
+    for col in ("valeur", "valeur_n_1", "reference"):
         each(col, lambda v, t, u, d: format_indicator_value(v, t, u, d))
+    each("cible", lambda v, t, u, d: format_indicator_value(v, t, u))  # the plan's target: public
     each("evolution", lambda v, t, u, d: SECRET if d == "secret" else format_change(
         v, decimals=TYPE_DECIMALS.get(t, 2), unit="points" if t == "pourcentage" else (u or None)))
     for col in ("evolution_pct", "evolution_reference_pct", "progression_pct"):

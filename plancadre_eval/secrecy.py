@@ -15,8 +15,9 @@ Rules (the threshold, 5 by default, comes from ``params/<année>.yaml``: ``secre
 3. **Primary secrecy** (``motif_secret = "primaire"``): an infra-départemental cell whose *effectif*
    (the count itself, the denominator of a percentage, the persons of a duration, the numerator of a
    rate) is at least 1 and below the threshold. **Zero is not secret by itself** (no person can be
-   identified in an empty cell). A person-percentage or duration reported without its denominator
-   (effectif unknown) is masked too: its size cannot be checked.
+   identified in an empty cell). A percentage of persons is also masked when its *numerator* is
+   below the threshold (percentage × denominator gives it back). A person-percentage or duration
+   reported without its denominator (effectif unknown) is masked too: its size cannot be checked.
 4. **Secondary secrecy** (``motif_secret = "secondaire"``): the parts of one indicator, year and
    territorial level add up to the published département total. If exactly one of those parts is
    masked, it could be recovered by subtraction; the smallest other part (smallest effectif, then
@@ -115,6 +116,12 @@ def secrecy_reasons(table: pd.DataFrame, referential: Referential, threshold: in
     sensitive = np.array([i in sensitive_ids for i in ind_ids]) & (territories != dept)
     has_value = ~np.isnan(values)
     primary = sensitive & has_value & (np.isnan(eff) | ((eff > 0) & (eff < threshold)))
+    # a percentage times its denominator gives the numerator back: a small numerator is secret too
+    percent = np.array([indicators[i].type == "pourcentage" if i in indicators else False
+                        for i in ind_ids])
+    with np.errstate(invalid="ignore"):
+        numerator = np.round(values * eff / 100, 6)
+    primary |= sensitive & has_value & percent & (numerator > 0) & (numerator < threshold)
     reasons[primary] = "primaire"
 
     levels = (table["niveau"].astype(str).to_numpy() if "niveau" in table

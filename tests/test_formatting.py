@@ -120,6 +120,7 @@ def test_format_indicator_table_formats_every_number_column():
         "evolution": [30.0, -5.0, float("nan")],
         "evolution_pct": [3.0, -20.0, float("nan")],
         "progression_pct": [50.0, float("nan"), float("nan")],
+        "cible": [1500.0, 50.0, 10.0],
         "echeance_cible": ["2022-12-31", "", ""],
         "diffusion": ["public", "public", "secret"],
     })
@@ -128,6 +129,7 @@ def test_format_indicator_table_formats_every_number_column():
     assert list(out["evolution"]) == [f"+30{NB}places", f"{MINUS}5{NB}points", "secret"]
     assert list(out["evolution_pct"]) == [f"+3{NB}%", f"{MINUS}20{NB}%", "secret"]
     assert list(out["progression_pct"]) == [f"50{NB}%", "—", "secret"]
+    assert list(out["cible"]) == [f"1{NB}500{NB}places", f"50{NB}%", f"10{NB}victimes"]
     assert list(out["echeance_cible"]) == ["31 décembre 2022", "—", "—"]
     assert table["valeur"].iloc[0] == 1030.0  # input untouched
 

@@ -555,6 +555,17 @@ def test_indicator_table_columns_order_and_secrecy():
     pd.testing.assert_frame_equal(t, again)
 
 
+def test_the_table_formats_for_readers():
+    from plancadre_eval.formatting import format_indicator_table
+
+    shown = format_indicator_table(ix.indicator_table(REF, BASE_OBS, 2021, population, {}, EXPECTED))
+    assert row(shown, "1.1.1")["valeur"] == "25\u00a0victimes"
+    assert row(shown, "1.1.1", "621")["valeur"] == "secret"
+    assert row(shown, "1.1.2")["valeur"] == "20\u00a0%"
+    assert row(shown, "1.1.4")["echeance_cible"] == "31 décembre 2022"
+    assert row(shown, "1.1.4")["evolution_reference_pct"] == "\u221220\u00a0%"
+
+
 def test_write_indicator_table_is_french_excel_and_byte_identical(tmp_path, monkeypatch):
     t = ix.indicator_table(REF, BASE_OBS, 2021, population, {}, EXPECTED)
     paths = ix.write_indicator_table(t, tmp_path / "2021")

@@ -91,6 +91,10 @@ def test_indicators_not_counting_persons_are_never_masked():
 def test_percentage_masked_when_its_denominator_is_small_or_unknown():
     df = table("1.1.3", [50, 50, 50, 50], effectifs=[24, 4, 10, 10])
     assert reasons(df) == ["", "primaire", "secondaire", ""]  # tie 10/10 -> smallest code (622)
+    # 2 persons out of 100 (2 %): the numerator is a small count of persons
+    small_num = table("1.1.3", [10, 2, 15, 50], effectifs=[300, 100, 100, 100])
+    assert reasons(small_num) == ["", "primaire", "secondaire", ""]
+    assert reasons(table("1.1.3", [50, 5, 95], effectifs=[200, 100, 100])) == ["", "", ""]
     direct = table("1.1.3", [50, 50, 40], effectifs=[30, 20, float("nan")])
     # size unknown: cannot be checked, masked; then 621 could give it by subtraction
     assert reasons(direct) == ["", "secondaire", "primaire"]
