@@ -53,9 +53,9 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 import numpy as np
 import pandas as pd
 
-from . import formatting, schedule, secrecy
+from . import formatting, secrecy
 from .referential import (
-    COMPONENTS, QUANTITATIVE_TYPES, Fiche, Indicator, Milestone, Referential, Target, fiche_sort_key,
+    COMPONENTS, Fiche, Indicator, Milestone, Referential, Target, fiche_sort_key,
 )
 
 NAN = float("nan")
