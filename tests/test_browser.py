@@ -300,7 +300,7 @@ def fiche_pages(site) -> dict[str, str]:
 @pytest.mark.browser
 def test_every_link_resolves_and_every_page_loads_cleanly(site):
     names = set(site.pages)
-    for required in ("index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html", f"{YEAR}/diagnostic.html"):
+    for required in ("index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html"):
         assert required in names, f"{required} n'est atteint par aucun lien depuis index.html"
     assert fiche_pages(site), "aucune page de fiche atteinte depuis index.html"
     assert site.broken_links == [], "liens cassés :\n" + "\n".join(site.broken_links)
@@ -315,8 +315,9 @@ def test_reports_work_offline_and_show_all_their_charts(site):
     not_shown = [p for report in site.pages.values() for p in image_problems(report)
                  if "non affichée" in p]
     assert not_shown == [], "\n".join(not_shown)
-    charts = {name: len(report.images) for name, report in site.pages.items()}
-    assert charts[fiche_page(FICHES_BY_KIND["comptages"])] > 0, (
+    counts = fiche_page(FICHES_BY_KIND["comptages"])
+    assert counts in site.pages, f"{counts} n'est atteint par aucun lien"
+    assert len(site.pages[counts].images) > 0, (
         f"la fiche {FICHES_BY_KIND['comptages']} (comptages) ne montre aucun graphique")
 
 
@@ -372,8 +373,9 @@ AXE_PAGES = ["index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html", f"{YEA
 @pytest.mark.browser
 @pytest.mark.parametrize("name", AXE_PAGES)
 def test_axe_finds_no_serious_or_critical_violation(name, offline_context, rendered_outputs):
-    _, page = load_page(offline_context, (rendered_outputs / name).as_uri(), name, keep_open=True)
+    report, page = load_page(offline_context, (rendered_outputs / name).as_uri(), name, keep_open=True)
     try:
+        assert report.load_error is None, f"{name} : la page ne se charge pas ({report.load_error})"
         problems = axe_violations(page, name)
     finally:
         page.close()
