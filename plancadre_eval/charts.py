@@ -1,0 +1,595 @@
+"""Figures of the evaluations: indicator series with their target, territorial breakdowns, maps of
+the arrondissements, milestone timelines, fiche statuses and the départemental diagnostic.
+
+Every function takes small tidy tables (already masked by :mod:`plancadre_eval.secrecy`: a secret
+value arrives empty with ``diffusion == "secret"``) and returns a :class:`matplotlib.figure.Figure`
+built without ``pyplot`` (no global state, nothing shown, nothing to close in a kernel). Labels are
+French, numbers are written by :mod:`plancadre_eval.formatting` (``1 030``, ``2,5``), colours come
+from the Okabe-Ito palette (readable by colour-blind readers) and every status is told by a marker
+shape or a written label as well as by its colour.
+
+:func:`figure_html` turns a figure into the HTML a page shows: ``<figure><img src="data:image/png;
+base64,…" alt="…"><figcaption>…</figcaption></figure>``, a PNG at a fixed size and resolution with
+no timestamp or software tag in it, so the same figure always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import math
+from typing import Iterable, Mapping, Sequence
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg", force=False)  # never an interactive window, even outside a kernel
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch, Polygon  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from . import formatting  # noqa: E402
+
+#: Okabe-Ito palette (Okabe & Ito 2008), safe for the common colour-vision deficiencies.
+OKABE_ITO = {
+    "noir": "#000000",
+    "orange": "#E69F00",
+    "bleu_ciel": "#56B4E9",
+    "vert": "#009E73",
+    "jaune": "#F0E442",
+    "bleu": "#0072B2",
+    "vermillon": "#D55E00",
+    "violet": "#CC79A7",
+}
+#: Order in which series are coloured.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
+#: Marker shapes paired with :data:`PALETTE` so that series differ by more than their colour.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+LINESTYLES = ("-", "--", "-.", ":", "-", "--", "-.")
+GREY = "#7A7A7A"
+LIGHT_GREY = "#D9D9D9"
+
+#: Size (inches) and resolution of every figure: 640 × 320 pixels by default.
+FIGSIZE = (6.4, 3.2)
+DPI = 100
+
+#: Milestone statuses: (colour, marker) — shape and colour both tell the status.
+MILESTONE_STYLE = {
+    "réalisé": (OKABE_ITO["vert"], "o"),
+    "réalisé en retard": (OKABE_ITO["bleu_ciel"], "s"),
+    "en retard": (OKABE_ITO["vermillon"], "X"),
+    "à venir": (OKABE_ITO["bleu"], ">"),
+}
+#: Fiche statuses: colour and hatch (the bars also carry their count as text).
+FICHE_STATUS_STYLE = {
+    "mise en œuvre": (OKABE_ITO["vert"], ""),
+    "en cours": (OKABE_ITO["bleu"], "//"),
+    "en retard": (OKABE_ITO["vermillon"], "xx"),
+    "non démarrée": (OKABE_ITO["orange"], ".."),
+    "données insuffisantes": (LIGHT_GREY, "\\\\"),
+}
+
+_RC = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8.5,
+    "ytick.labelsize": 8.5,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.hashsalt": "plancadre",
+}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def new_figure(figsize: tuple[float, float] = FIGSIZE) -> Figure:
+    """An empty figure with the house style (no pyplot: it is never registered nor shown)."""
+    fig = Figure(figsize=figsize, dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def set_margins(fig: Figure, left: float = 0.8, right: float = 0.2, top: float = 0.3,
+                bottom: float = 0.5, **kwargs) -> None:
+    """Place the axes with margins given in inches (a fixed layout: faster than an automatic one
+    and identical from one run to the next)."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=min(left / w, 0.6), right=1 - right / w, top=1 - top / h,
+                        bottom=min(bottom / h, 0.6), **kwargs)
+
+
+def _style():
+    return matplotlib.rc_context(_RC)
+
+
+def french_formatter(decimals: int = 2) -> FuncFormatter:
+    """Axis tick labels in French (``1 030``, ``2,5``)."""
+    return FuncFormatter(lambda v, _pos: formatting.format_number(v, decimals))
+
+
+def year_position(day: dt.date) -> float:
+    """Position of a date on an axis of years where the value of year Y sits at Y (31 December):
+    31 December 2022 -> 2022.0, 30 June 2020 -> about 2019.5."""
+    days = 366 if (day.year % 4 == 0 and (day.year % 100 != 0 or day.year % 400 == 0)) else 365
+    return day.year - 1 + day.timetuple().tm_yday / days
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _wrap(text: str, width: int = 38) -> str:
+    """Break a long label on spaces (for axis labels and titles)."""
+    words, lines, line = str(text).split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# --- indicator over time ------------------------------------------------------------------------
+
+def indicator_chart(
+    series,
+    *,
+    title: str,
+    unit: str = "",
+    decimals: int = 2,
+    years: tuple[int, int] | None = None,
+    target: float | None = None,
+    target_date: dt.date | None = None,
+    baseline: float | None = None,
+    baseline_date: dt.date | None = None,
+    label: str = "Pas-de-Calais",
+) -> Figure:
+    """One indicator over the years, with its target drawn as a dashed line up to its deadline.
+
+    ``series``: table with ``annee`` (int) and ``valeur`` (float, NaN when missing or secret) for one
+    territory; ``years`` (first, last) sets the horizontal axis (extended to the deadline);
+    ``baseline``/``baseline_date``: the plan's "état des lieux", drawn as a hollow marker. Values in
+    ``unit``. Missing years leave a gap in the line.
+    """
+    with _style():
+        fig = new_figure()
+        ax = fig.add_subplot()
+        xs = [int(y) for y in series["annee"]]
+        ys = [float(v) if not _missing(v) else math.nan for v in series["valeur"]]
+        first = years[0] if years else (min(xs) if xs else dt.date.today().year)
+        last = years[1] if years else (max(xs) if xs else first)
+        handles = []
+        ax.plot(xs, ys, color=PALETTE[0], marker="o", linewidth=2, markersize=6, zorder=3)
+        handles.append(Line2D([], [], color=PALETTE[0], marker="o", linewidth=2, label=label))
+        for x, y in zip(xs, ys):
+            if not math.isnan(y):
+                ax.annotate(formatting.format_number(y, decimals), (x, y), textcoords="offset points",
+                            xytext=(0, 7), ha="center", fontsize=8, color="#1A1A1A")
+        x_max = last
+        if baseline is not None and not _missing(baseline) and baseline_date is not None:
+            bx = year_position(baseline_date)
+            ax.plot([bx], [baseline], marker="o", markersize=8, markerfacecolor="white",
+                    markeredgecolor=OKABE_ITO["noir"], linestyle="none", zorder=4)
+            handles.append(Line2D([], [], marker="o", markerfacecolor="white",
+                                  markeredgecolor=OKABE_ITO["noir"], linestyle="none",
+                                  label="état des lieux du plan"))
+            first = min(first, math.floor(bx))
+        if target is not None and not _missing(target):
+            tx = year_position(target_date) if target_date else float(last)
+            x_max = max(x_max, math.ceil(tx))
+            ax.plot([first - 0.3, tx], [target, target], color=OKABE_ITO["vermillon"],
+                    linestyle="--", linewidth=1.6, zorder=2)
+            ax.plot([tx], [target], marker="D", color=OKABE_ITO["vermillon"], markersize=6, zorder=3)
+            when = f" ({formatting.format_date(target_date)})" if target_date else ""
+            handles.append(Line2D([], [], color=OKABE_ITO["vermillon"], linestyle="--", marker="D",
+                                  label=f"cible : {formatting.format_number(target, decimals)}{when}"))
+        ax.set_xlim(first - 0.4, x_max + 0.4)
+        ax.set_xticks(list(range(first, x_max + 1)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: str(int(round(v)))))
+        values = [v for v in ys if not math.isnan(v)]
+        values += [t for t in (target, baseline) if t is not None and not _missing(t)]
+        top = max(values) if values else 1.0
+        bottom = min(0.0, min(values)) if values else 0.0
+        ax.set_ylim(bottom, top * 1.18 if top > 0 else 1.0)
+        integer = all(float(v).is_integer() for v in values)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=integer))
+        ax.yaxis.set_major_formatter(french_formatter(decimals))
+        ax.set_xlabel("Année")
+        ax.set_ylabel(_wrap(unit, 28) if unit else "Valeur")
+        ax.grid(axis="y", color=LIGHT_GREY, linewidth=0.6)
+        top_margin = 0.45
+        if title:
+            ax.set_title(_wrap(title, 80), loc="left", pad=24)
+            top_margin = 0.75
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), frameon=False,
+                  ncols=len(handles), borderaxespad=0.2, handlelength=2.2, columnspacing=1.2)
+        set_margins(fig, left=0.85, top=top_margin)
+    return fig
+
+
+# --- territories ------------------------------------------------------------------------------
+
+def territory_bars(
+    table,
+    *,
+    title: str,
+    unit: str = "",
+    decimals: int = 2,
+    target: Mapping[str, float] | None = None,
+) -> Figure:
+    """Horizontal bars of one indicator and year by territory.
+
+    ``table``: ``territoire`` (code), ``nom`` (label shown), ``valeur`` (float, NaN when missing or
+    masked) and ``diffusion`` ("public"/"secret"). A secret cell has no bar and reads "secret", a
+    missing one "non déclaré"; each bar carries its value. ``target`` ({code: value}) adds a
+    diamond per territory with a target.
+    """
+    with _style():
+        n = len(table)
+        fig = new_figure((FIGSIZE[0], max(1.6, 0.42 * n + 0.9)))
+        ax = fig.add_subplot()
+        names = [str(x) for x in table["nom"]]
+        values = [float(v) if not _missing(v) else math.nan for v in table["valeur"]]
+        secret = [str(d) == "secret" for d in (table["diffusion"] if "diffusion" in table
+                                                 else ["public"] * n)]
+        positions = list(range(n))[::-1]
+        finite = [v for v in values if not math.isnan(v)]
+        top = max(finite + [0.0]) or 1.0
+        ax.barh(positions, [0 if math.isnan(v) else v for v in values], color=PALETTE[0],
+                height=0.62, zorder=2)
+        for pos, v, s in zip(positions, values, secret):
+            if s:
+                text, x, colour = "secret", 0, GREY
+            elif math.isnan(v):
+                text, x, colour = "non déclaré", 0, GREY
+            else:
+                text, x, colour = formatting.format_number(v, decimals), v, "#1A1A1A"
+            ax.annotate(text, (x, pos), textcoords="offset points", xytext=(4, 0), va="center",
+                        fontsize=8, color=colour, style="italic" if colour == GREY else "normal")
+        handles = [Patch(color=PALETTE[0], label=f"valeur ({unit})" if unit else "valeur")]
+        if target:
+            tx = [(pos, float(target[code])) for pos, code in zip(positions, table["territoire"])
+                  if code in target and not _missing(target[code])]
+            if tx:
+                ax.plot([t for _, t in tx], [p for p, _ in tx], linestyle="none", marker="D",
+                        color=OKABE_ITO["vermillon"], zorder=3)
+                handles.append(Line2D([], [], linestyle="none", marker="D",
+                                      color=OKABE_ITO["vermillon"], label="cible"))
+                top = max([top] + [t for _, t in tx])
+        labels = [_wrap(nm, 28) for nm in names]
+        ax.set_yticks(positions)
+        ax.set_yticklabels(labels)
+        ax.set_ylim(-0.6, n - 0.4)
+        ax.set_xlim(0, top * 1.22)
+        integer = all(float(v).is_integer() for v in finite)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=integer))
+        ax.xaxis.set_major_formatter(french_formatter(decimals))
+        ax.set_xlabel(_wrap(unit, 60) if unit else "Valeur")
+        ax.grid(axis="x", color=LIGHT_GREY, linewidth=0.6, zorder=0)
+        top_margin = 0.15
+        if title:
+            ax.set_title(_wrap(title, 80), loc="left", pad=22 if target else 6)
+            top_margin = 0.45 + (0.2 if target else 0)
+        elif target:
+            top_margin = 0.4
+        if target:
+            ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False,
+                      ncols=len(handles), borderaxespad=0.2)
+        longest = max((len(line) for lab in labels for line in lab.split("\n")), default=4)
+        set_margins(fig, left=0.25 + 0.068 * longest, right=0.3, top=top_margin, bottom=0.5)
+    return fig
+
+
+def _project(ring: Sequence[tuple[float, float]], lat0: float) -> list[tuple[float, float]]:
+    k = math.cos(math.radians(lat0))
+    return [(lon * k, lat) for lon, lat in ring]
+
+
+def _centroid(ring: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """Area centroid of a polygon ring (shoelace formula)."""
+    a = cx = cy = 0.0
+    for (x0, y0), (x1, y1) in zip(ring, list(ring[1:]) + [ring[0]]):
+        cross = x0 * y1 - x1 * y0
+        a += cross
+        cx += (x0 + x1) * cross
+        cy += (y0 + y1) * cross
+    if abs(a) < 1e-12:
+        xs, ys = zip(*ring)
+        return sum(xs) / len(xs), sum(ys) / len(ys)
+    return cx / (3 * a), cy / (3 * a)
+
+
+def draw_arrondissement_map(
+    ax,
+    values: Mapping[str, float | None],
+    boundaries: Mapping[str, Sequence[Sequence[tuple[float, float]]]],
+    names: Mapping[str, str],
+    *,
+    secret: Iterable[str] = (),
+    decimals: int = 2,
+    vmax: float | None = None,
+    cmap: str = "Blues",
+):
+    """Draw a choropleth of ``values`` ({arrondissement code: value}) on ``ax``.
+
+    Polygons come from :meth:`territories.Territories.boundaries` (lon/lat rings, drawn with a
+    cos(latitude) correction). Each arrondissement carries its name and its value written out
+    ("secret" or "non déclaré" on a hatched grey background when there is no value), so the map
+    reads without colours. The single-hue light-to-dark scale ("Blues", from 0) stays readable by
+    colour-blind readers and in grey. Returns the colour mapping (``ScalarMappable``) for a colour bar.
+    """
+    import matplotlib.cm as cm
+    import matplotlib.colors as mcolors
+
+    secret = set(secret)
+    lat0 = sum(lat for rings in boundaries.values() for r in rings for _, lat in r) / max(
+        1, sum(len(r) for rings in boundaries.values() for r in rings))
+    finite = [float(v) for v in values.values() if not _missing(v)]
+    top = vmax if vmax is not None else (max(finite) if finite else 1.0)
+    norm = mcolors.Normalize(vmin=0, vmax=top if top > 0 else 1.0)
+    # the lightest fifth of the scale is left out so that a zero still shows a tint
+    base = matplotlib.colormaps[cmap]
+    cmap_obj = mcolors.LinearSegmentedColormap.from_list(
+        f"{cmap}_tronque", base(np.linspace(0.15, 1.0, 256)))
+    mapper = cm.ScalarMappable(norm=norm, cmap=cmap_obj)
+    for code in sorted(boundaries):
+        rings = boundaries[code]
+        value = values.get(code)
+        has = not _missing(value) and code not in secret
+        for ring in rings:
+            pts = _project(ring, lat0)
+            if has:
+                patch = Polygon(pts, closed=True, facecolor=mapper.to_rgba(float(value)),
+                                edgecolor="white", linewidth=1.0)
+            else:
+                patch = Polygon(pts, closed=True, facecolor="#F2F2F2", edgecolor="white",
+                                hatch="///", linewidth=1.0)
+            ax.add_patch(patch)
+        main = max(rings, key=len)
+        cx, cy = _centroid(_project(main, lat0))
+        if code in secret:
+            text = "secret"
+        elif _missing(value):
+            text = "non déclaré"
+        else:
+            text = formatting.format_number(float(value), decimals)
+        dark = has and sum(mapper.to_rgba(float(value))[:3]) < 1.5
+        ax.text(cx, cy, f"{names.get(code, code)}\n{text}", ha="center", va="center", fontsize=7,
+                color="white" if dark else "#1A1A1A", fontweight="bold", clip_on=False,
+                linespacing=1.1)
+    ax.autoscale_view()
+    ax.margins(x=0.12, y=0.04)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    return mapper
+
+
+def arrondissement_map(
+    values: Mapping[str, float | None],
+    boundaries: Mapping[str, Sequence[Sequence[tuple[float, float]]]],
+    names: Mapping[str, str],
+    *,
+    title: str,
+    unit: str = "",
+    secret: Iterable[str] = (),
+    decimals: int = 2,
+) -> Figure:
+    """A choropleth of the arrondissements with a colour bar (see :func:`draw_arrondissement_map`)."""
+    with _style():
+        fig = new_figure((FIGSIZE[0], 4.2))
+        ax = fig.add_axes((0.02, 0.02, 0.78, 0.86))
+        mapper = draw_arrondissement_map(ax, values, boundaries, names, secret=secret,
+                                         decimals=decimals)
+        cax = fig.add_axes((0.84, 0.15, 0.03, 0.6))
+        bar = fig.colorbar(mapper, cax=cax, format=french_formatter(decimals))
+        bar.set_label(unit or "valeur")
+        fig.text(0.02, 0.97, _wrap(title, 90), ha="left", va="top", fontsize=10)
+    return fig
+
+
+def maps_panel(
+    panels: Sequence[tuple[str, Mapping[str, float | None], str]],
+    boundaries: Mapping[str, Sequence[Sequence[tuple[float, float]]]],
+    names: Mapping[str, str],
+    *,
+    decimals: int = 2,
+    columns: int = 2,
+) -> Figure:
+    """Small multiples: one arrondissement map per ``(title, values, unit)`` panel, each with its
+    own colour scale and every value written on its arrondissement."""
+    with _style():
+        n = max(1, len(panels))
+        rows = math.ceil(n / columns)
+        fig = new_figure((FIGSIZE[0] * 1.4, 3.6 * rows))
+        for i, (title, values, unit) in enumerate(panels):
+            ax = fig.add_subplot(rows, columns, i + 1)
+            draw_arrondissement_map(ax, values, boundaries, names, decimals=decimals)
+            ax.set_title(_wrap(f"{title} ({unit})" if unit else title, 44), loc="left", fontsize=9)
+        fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.4 / (3.6 * rows), bottom=0.01,
+                            wspace=0.04, hspace=0.18)
+    return fig
+
+
+# --- milestones -------------------------------------------------------------------------------
+
+def milestone_timeline(milestones, year: int) -> Figure:
+    """Dated timeline of milestones: deadline (black tick) versus realisation (marker).
+
+    ``milestones``: ``jalon`` (id), ``echeance`` (date), ``realisation`` (date or None) and
+    ``statut`` ("réalisé", "réalisé en retard", "en retard", "à venir"). The status is told by the
+    marker's shape and colour (legend); an undone late milestone is drawn at the evaluation date
+    (31 December of ``year``) with a dotted line back to its deadline; a vertical line marks that
+    date.
+    """
+    with _style():
+        n = len(milestones)
+        fig = new_figure((FIGSIZE[0], max(1.8, 0.45 * n + 1.2)))
+        ax = fig.add_subplot()
+        eval_day = dt.date(int(year), 12, 31)
+        positions = list(range(n))[::-1]
+        xs_all = [year_position(eval_day)]
+        used = []
+        for pos, (_, row) in zip(positions, milestones.iterrows()):
+            due = formatting.to_date(row["echeance"])
+            done = formatting.to_date(row["realisation"]) if not formatting.is_missing(
+                row["realisation"]) else None
+            status = str(row["statut"])
+            colour, marker = MILESTONE_STYLE.get(status, (GREY, "o"))
+            dx = year_position(due)
+            xs_all.append(dx)
+            ax.plot([dx], [pos], marker="|", markersize=16, markeredgewidth=2.2, color="#1A1A1A",
+                    zorder=3)
+            if done is not None:
+                mx = year_position(done)
+            elif status == "en retard":
+                mx = year_position(eval_day)
+            else:
+                mx = dx
+            xs_all.append(mx)
+            if mx != dx:
+                ax.plot([dx, mx], [pos, pos], color=colour, linestyle=":" if done is None else "-",
+                        linewidth=1.5, zorder=2)
+            ax.plot([mx], [pos], marker=marker, markersize=9, color=colour, linestyle="none",
+                    markeredgecolor="#1A1A1A", markeredgewidth=0.6, zorder=4)
+            if status not in used:
+                used.append(status)
+        ax.axvline(year_position(eval_day), color=GREY, linestyle="--", linewidth=1, zorder=1)
+        ax.set_yticks(positions)
+        ax.set_yticklabels([str(j) for j in milestones["jalon"]])
+        lo, hi = math.floor(min(xs_all)), math.ceil(max(xs_all))
+        ax.set_xlim(lo - 0.2, hi + 0.2)
+        ax.set_xticks(list(range(lo, hi + 1)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"fin {int(round(v))}"))
+        ax.set_ylim(-0.8, n - 0.2)
+        ax.set_xlabel(f"Date (ligne pointillée : 31 décembre {year}, date de l'évaluation)")
+        ax.set_title("Jalons : échéance (trait noir) et réalisation", loc="left")
+        ax.grid(axis="x", color=LIGHT_GREY, linewidth=0.6)
+        handles = [Line2D([], [], marker="|", markersize=12, markeredgewidth=2, color="#1A1A1A",
+                          linestyle="none", label="échéance")]
+        for status in MILESTONE_STYLE:
+            if status in used:
+                colour, marker = MILESTONE_STYLE[status]
+                handles.append(Line2D([], [], marker=marker, color=colour, markeredgecolor="#1A1A1A",
+                                      markeredgewidth=0.6, linestyle="none", markersize=8,
+                                      label=status))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        longest = max((len(str(j)) for j in milestones["jalon"]), default=4)
+        set_margins(fig, left=0.25 + 0.07 * longest, right=1.45, top=0.35, bottom=0.5)
+    return fig
+
+
+# --- plan summary -----------------------------------------------------------------------------
+
+def status_bars(counts, statuses: Sequence[str] = tuple(FICHE_STATUS_STYLE)) -> Figure:
+    """Stacked horizontal bars: number of fiches per status for each row of ``counts``.
+
+    ``counts``: a table with a ``libelle`` column (row label, e.g. "Axe 2") and one column per
+    status in ``statuses`` (numbers of fiches). Each segment carries its count; statuses differ by
+    colour and hatch.
+    """
+    with _style():
+        n = len(counts)
+        fig = new_figure((FIGSIZE[0], max(1.8, 0.5 * n + 1.3)))
+        ax = fig.add_subplot()
+        positions = list(range(n))[::-1]
+        left = [0.0] * n
+        for status in statuses:
+            colour, hatch = FICHE_STATUS_STYLE.get(status, (GREY, ""))
+            widths = [float(v) for v in counts[status]]
+            ax.barh(positions, widths, left=left, color=colour, hatch=hatch, edgecolor="white",
+                    height=0.6, label=status, zorder=2)
+            for pos, l, w in zip(positions, left, widths):
+                if w > 0:
+                    dark = colour in (OKABE_ITO["bleu"], OKABE_ITO["vermillon"], OKABE_ITO["vert"])
+                    ax.text(l + w / 2, pos, formatting.format_number(w, 0), ha="center", va="center",
+                            fontsize=8, fontweight="bold", color="white" if dark else "#1A1A1A",
+                            bbox=dict(boxstyle="round,pad=0.15", facecolor=colour, edgecolor="none"))
+            left = [l + w for l, w in zip(left, widths)]
+        ax.set_yticks(positions)
+        ax.set_yticklabels([str(x) for x in counts["libelle"]])
+        ax.set_xlim(0, max(left + [1.0]) * 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("Nombre de fiches")
+        ax.set_title("Statut des fiches par axe", loc="left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        set_margins(fig, left=0.7, right=1.75, top=0.35, bottom=0.5)
+    return fig
+
+
+# --- diagnostic -------------------------------------------------------------------------------
+
+def diagnostic_chart(table, *, value: str = "taux_pour_mille",
+                     ylabel: str = "pour 1 000 habitants", title: str = "") -> Figure:
+    """Lines of several public series over the years (one line style, marker and colour each).
+
+    ``table``: ``annee``, ``libelle`` (series label, legend) and the ``value`` column.
+    """
+    with _style():
+        labels = list(dict.fromkeys(table["libelle"]))
+        fig = new_figure((FIGSIZE[0] * 1.25, 3.0 + 0.32 * len(labels)))
+        ax = fig.add_subplot()
+        for i, label in enumerate(labels):
+            part = table[table["libelle"] == label].sort_values("annee")
+            ax.plot(part["annee"].astype(int), part[value].astype(float), color=PALETTE[i % 7],
+                    marker=MARKERS[i % 7], linestyle=LINESTYLES[i % 7], linewidth=1.8,
+                    label=label)
+        years = sorted({int(y) for y in table["annee"]})
+        if years:
+            ax.set_xticks(years)
+            ax.set_xticklabels([str(y) for y in years], rotation=45 if len(years) > 13 else 0)
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(french_formatter(2))
+        ax.set_xlabel("Année")
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(_wrap(title, 80), loc="left")
+        ax.grid(axis="y", color=LIGHT_GREY, linewidth=0.6)
+        ax.legend(loc="upper left", bbox_to_anchor=(-0.1, -0.16), frameon=False, ncols=1)
+        set_margins(fig, left=0.75, right=0.2, top=0.35 if title else 0.15,
+                    bottom=0.7 + 0.32 * len(labels))
+    return fig
+
+
+# --- output ---------------------------------------------------------------------------------
+
+def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure as PNG bytes: fixed resolution, no metadata (no software tag, no date), so
+    the same figure gives the same bytes."""
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig)
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def figure_html(fig: Figure, alt: str, caption: str | None = None) -> str:
+    """``<figure><img src="data:image/png;base64,…" alt="…"><figcaption>…</figcaption></figure>``.
+
+    ``alt`` is the French text alternative summarising the chart (required: a chart is never
+    decorative); ``caption`` is shown under it (escaped). The figure is cleared afterwards.
+    """
+    if not str(alt or "").strip():
+        raise ValueError("Chaque graphique a besoin d'un texte de remplacement (alt) en français "
+                         "qui le résume.")
+    data = base64.b64encode(png_bytes(fig)).decode("ascii")
+    fig.clear()
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (f'<figure class="graphique"><img src="data:image/png;base64,{data}" '
+            f'alt="{html.escape(" ".join(str(alt).split()), quote=True)}">{cap}</figure>')
+
+
+def show(fig: Figure, alt: str, caption: str | None = None):
+    """Display a figure in a notebook as :func:`figure_html` (an HTML output with its alt text)."""
+    from IPython.display import HTML, display
+
+    display(HTML(figure_html(fig, alt, caption)))
