@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import atexit
 import concurrent.futures as cf
 import datetime as dt
 import hashlib
@@ -76,12 +77,10 @@ NOTEBOOK_FILES = {
 DIAGNOSTIC_FICHE = "4.5"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
-#: Modules imported once in every pooled kernel (missing ones are skipped).
+#: Heavy third-party modules imported once in every pooled kernel (missing ones are skipped). The
+#: project's own modules are not: each notebook imports them afresh (see _KERNEL_SETUP).
 DEFAULT_WARM_MODULES = (
-    "numpy", "pandas", "matplotlib", "matplotlib.pyplot", "plancadre_eval",
-    "plancadre_eval.collection", "plancadre_eval.territories", "plancadre_eval.public_data",
-    "plancadre_eval.indicators", "plancadre_eval.secrecy", "plancadre_eval.formatting",
-    "plancadre_eval.evaluation", "plancadre_eval.charts",
+    "numpy", "pandas", "matplotlib", "matplotlib.pyplot", "yaml", "openpyxl", "IPython.display",
 )
 DEFAULT_START_TIMEOUT = 180  # s; generous: on 2 cores several kernels start at once
 DEFAULT_CELL_TIMEOUT = 1800  # s per cell; a hung cell fails its page, not the run
@@ -330,26 +329,35 @@ def cache_reasons(previous: dict[str, Any] | None, inputs: dict[str, Any], *,
 
 # --- kernels -----------------------------------------------------------------------------------
 
-# Code run in a new pooled kernel: import the heavy modules once, then snapshot the state that a
-# notebook may change, and define restore() to put it back before the next notebook.
+# Code run in a new pooled kernel: import the heavy third-party modules once, then snapshot the
+# state a notebook may change, and define restore() that puts it back before the next notebook, so
+# that each notebook sees what a fresh kernel would show it. The project's own modules
+# (plancadre_eval.*, and any module from the project folder) are never kept from one notebook to
+# the next: they are re-imported by each notebook, so their import-time effects (e.g.
+# ``matplotlib.use("Agg")`` in charts.py) happen exactly as in a fresh kernel.
 _KERNEL_SETUP = r'''
-def _plancadre_pool_setup(modules):
-    import importlib, os, sys, types, warnings
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            pass
+def _plancadre_pool_setup():
+    # run in an execution of its own, after the imports: IPython finishes setting up matplotlib's
+    # inline display in hooks that run at the end of the importing execution
+    import os, sys, types, warnings
     state = types.ModuleType("_plancadre_pool")
     state.cwd = os.getcwd()
+    state.root = os.path.abspath(os.getcwd()) + os.sep
+    state.prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}  # the venv may be in the project
     state.environ = dict(os.environ)
     state.path = list(sys.path)
     state.filters = list(warnings.filters)
     state.rc = None
+    state.backend = None
     state.pandas = {}
+    state.pyplot_imported = "matplotlib.pyplot" in sys.modules
+    state.backend_loaded = getattr(sys.modules.get("matplotlib.pyplot"), "_backend_mod", None) is not None
+    state.modules_before_backend = set(sys.modules)
     if "matplotlib" in sys.modules:
         import matplotlib
         state.rc = matplotlib.rcParams.copy()
+        state.backend = matplotlib.rcParams._get("backend") if hasattr(matplotlib.rcParams, "_get") \
+            else matplotlib.rcParams["backend"]
     if "pandas" in sys.modules:
         import pandas
         try:
@@ -361,11 +369,96 @@ def _plancadre_pool_setup(modules):
         except Exception:
             pass
 
+    def _project_module(name, module):
+        if name == "plancadre_eval" or name.startswith("plancadre_eval."):
+            return True
+        path = getattr(module, "__file__", None)
+        if not path:
+            return False
+        path = os.path.abspath(path)
+        return path.startswith(state.root) and not any(
+            path.startswith(os.path.abspath(p) + os.sep) for p in state.prefixes)
+
+    state.modules = {n for n, m in sys.modules.items() if not _project_module(n, m)}
+
+    # IPython's figure display (formatters for matplotlib figures, post-execute hooks, inline
+    # backend bookkeeping): a notebook switching backend changes it.
+    def _figure_display():
+        from IPython import get_ipython
+        ip = get_ipython()
+        if ip is None or "matplotlib.figure" not in sys.modules:
+            return None
+        from matplotlib.figure import Figure
+        inline = sys.modules.get("matplotlib_inline.backend_inline")
+        support = getattr(inline, "configure_inline_support", None)
+        return {
+            "printers": {mime: f.type_printers.get(Figure)
+                         for mime, f in ip.display_formatter.formatters.items()},
+            "ipython_display": ip.display_formatter.ipython_display_formatter.type_printers.get(Figure),
+            "post_execute": list(ip.events.callbacks.get("post_execute", [])),
+            "post_run_cell": list(ip.events.callbacks.get("post_run_cell", [])),
+            "current_backend": getattr(support, "current_backend", None) if support else None,
+            "has_current": hasattr(support, "current_backend") if support else False,
+            "saved_rc": dict(getattr(ip, "_saved_rcParams", {}) or {}) if hasattr(ip, "_saved_rcParams") else None,
+        }
+
+    def _restore_figure_display(snap):
+        if snap is None:
+            return
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+        ip = get_ipython()
+        for mime, f in ip.display_formatter.formatters.items():
+            printer = snap["printers"].get(mime)
+            if printer is None:
+                f.type_printers.pop(Figure, None)
+            else:
+                f.type_printers[Figure] = printer
+        disp = ip.display_formatter.ipython_display_formatter
+        if snap["ipython_display"] is None:
+            disp.type_printers.pop(Figure, None)
+        else:
+            disp.type_printers[Figure] = snap["ipython_display"]
+        ip.events.callbacks["post_execute"][:] = snap["post_execute"]
+        ip.events.callbacks["post_run_cell"][:] = snap["post_run_cell"]
+        inline = sys.modules.get("matplotlib_inline.backend_inline")
+        support = getattr(inline, "configure_inline_support", None)
+        if support is not None:
+            if snap["has_current"]:
+                support.current_backend = snap["current_backend"]
+            elif hasattr(support, "current_backend"):
+                del support.current_backend
+        if snap["saved_rc"] is None:
+            if hasattr(ip, "_saved_rcParams"):
+                del ip._saved_rcParams
+        else:
+            ip._saved_rcParams = dict(snap["saved_rc"])
+
+    state.display = _figure_display()
+
     def restore():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if "matplotlib.pyplot" in sys.modules:
                 sys.modules["matplotlib.pyplot"].close("all")
+            for name, module in list(sys.modules.items()):
+                if name not in state.modules and _project_module(name, module):
+                    del sys.modules[name]
+            pyplot = sys.modules.get("matplotlib.pyplot")
+            if pyplot is not None and state.pyplot_imported:
+                if not state.backend_loaded:
+                    # pyplot loads its backend at the first figure, and the inline backend then
+                    # hooks figure display into IPython: forget both, so that the next notebook's
+                    # first figure (or matplotlib.use) sets them up as in a fresh kernel
+                    pyplot._backend_mod = None
+                    for name in ("matplotlib_inline.backend_inline",):
+                        if name not in state.modules_before_backend:
+                            sys.modules.pop(name, None)
+                elif state.backend is not None:
+                    import matplotlib
+                    if matplotlib.get_backend() != state.backend:
+                        pyplot.switch_backend(state.backend)
+            _restore_figure_display(state.display)
             if state.rc is not None:
                 import matplotlib
                 matplotlib.rcParams.update(state.rc)
@@ -390,9 +483,19 @@ def _plancadre_pool_setup(modules):
     state.restore = restore
     sys.modules["_plancadre_pool"] = state
 
-_plancadre_pool_setup(%r)
+_plancadre_pool_setup()
 del _plancadre_pool_setup
 '''
+
+_KERNEL_IMPORTS = (
+    "import importlib\n"
+    "for _name in __MODULES__:\n"
+    "    try:\n"
+    "        importlib.import_module(_name)\n"
+    "    except Exception:\n"
+    "        pass\n"
+    "del _name, importlib\n"
+)
 
 _KERNEL_RESET = (
     'get_ipython().run_line_magic("reset", "-f")\n'
@@ -458,7 +561,9 @@ class _Kernel:
         with _kernels_lock:
             _live_kernels.add(self)
         if pooled:
-            self.run_code(_KERNEL_SETUP % (self.warm_modules,), timeout=start_timeout)
+            self.run_code(_KERNEL_IMPORTS.replace("__MODULES__", repr(self.warm_modules)),
+                          timeout=start_timeout)
+            self.run_code(_KERNEL_SETUP, timeout=start_timeout)
 
     def run_code(self, code: str, timeout: float) -> None:
         from jupyter_core.utils import run_sync
@@ -551,8 +656,6 @@ def _release_kernel(kernel: _Kernel, healthy: bool) -> None:
         kernel.shutdown()
 
 
-import atexit  # noqa: E402  (kept next to the registry it cleans)
-
 atexit.register(shutdown_kernels)
 
 
@@ -620,7 +723,12 @@ def execute_page(task: PageTask) -> PageResult:
     kernel = None
     try:
         kernel = _acquire_kernel(task)
-        kernel.prepare()
+        try:
+            kernel.prepare()
+        except Exception:  # a reused kernel that cannot be reset is replaced by a new one
+            _release_kernel(kernel, healthy=False)
+            kernel = _acquire_kernel(task)
+            kernel.prepare()
         nb = papermill.execute_notebook(
             task.notebook, out_path, parameters=dict(task.parameters), kernel_name=KERNEL_NAME,
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
@@ -987,7 +1095,7 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     for ind in ref.indicators():
         if ind.source == "public" and ind.serie and ind.serie not in public:
             public[ind.serie] = public_data.series(ind.serie, ref)
-    expected = {"arrondissement": terr.arrondissements()["arrondissement"].astype(str).tolist()}
+    expected = {"arrondissement": terr.arrondissements["arrondissement"].astype(str).tolist()}
     table = indicators.indicator_table(ref, observations, plan.year, population=terr, public=public,
                                        expected_territories=expected,
                                        secret_threshold=int(plan.params.get("secret_threshold", 5)))
@@ -1019,7 +1127,10 @@ class RunResult:
 
 
 def default_notebooks(root: Path | None = None) -> dict[str, Path]:
-    base = (root / "notebooks") if root else paths.notebooks_dir()
+    """The notebooks of each kind of page: ``notebooks/`` of the project, or the folder named by
+    the environment variable ``PLANCADRE_NOTEBOOKS`` (e.g. to measure other notebooks)."""
+    env = os.environ.get("PLANCADRE_NOTEBOOKS")
+    base = Path(env).resolve() if env else ((root / "notebooks") if root else paths.notebooks_dir())
     return {kind: base / name for kind, name in NOTEBOOK_FILES.items()}
 
 

@@ -265,6 +265,7 @@ def test_render_page_year_index_template_is_french_and_autoescaped():
     tags = parse(html).tags
     assert [a for t, a in tags if t == "html"] == [{"lang": "fr"}]
     assert "Plan &lt;test&gt; &amp; co" in html
+    assert rendering.stylesheet() in html  # the CSS itself is not escaped
     assert [a["href"] for t, a in tags if t == "a"] == ["2021/index.html"]
     assert not [t for t, _ in tags if t in ("script", "link")]
 

@@ -76,6 +76,9 @@ def make_project(root: Path) -> Path:
         write_data(root, fid, value)
     (root / "public").mkdir()
     (root / "public" / "serie.csv").write_text("annee;valeur\n2021;10\n", encoding="utf-8")
+    # imported by the fixture notebook for fiches 1.1 and 4.5: an import-time side effect
+    (root / "effet_a_l_import.py").write_text('import matplotlib\nmatplotlib.use("Agg")\n',
+                                              encoding="utf-8")
     return root
 
 
@@ -633,6 +636,17 @@ def test_real_pages_are_french_code_free_self_contained_with_alt_texts(executed)
 
 
 @pytest.mark.slow
+def test_reused_kernel_behaves_like_a_fresh_one(executed):
+    """One kernel ran fiche-1.1, fiche-2.10, fiche-4.5 in turn. 1.1 and 4.5 import a project module
+    that switches matplotlib to Agg (raw figures then show no image): 2.10 must not inherit it, and
+    4.5 must get it again (the module is imported afresh, not taken from the previous notebook)."""
+    def images(name):
+        return len(re.findall(r"<img\b", executed.first_pages[f"{name}.html"].decode("utf-8")))
+
+    assert [images("fiche-1.1"), images("fiche-2.10"), images("fiche-4.5")] == [1, 2, 1]
+
+
+@pytest.mark.slow
 def test_real_executed_notebook_is_kept_without_timestamps(executed):
     nb = json.loads((executed.year_dir / "fiche-2.10.ipynb").read_text(encoding="utf-8"))
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
@@ -666,11 +680,11 @@ def test_real_failure_is_isolated_and_recorded(executed, tmp_path):
 @pytest.mark.slow
 def test_fresh_kernels_give_the_same_bytes_as_the_warm_kernel(executed, tmp_path):
     proj = copy_project(executed, tmp_path)
-    result = proj.run(page_function=runner.execute_page, force=True, fiches=["1.1"],
+    result = proj.run(page_function=runner.execute_page, force=True, fiches=["4.5"],
                       reuse_kernels=False, jobs=2)
     assert result.exit_code == 0
-    assert rendered(result) == ["fiche-1.1", "synthese"]
-    for name in ("fiche-1.1", "synthese", "fiche-2.10", "index"):
+    assert rendered(result) == ["diagnostic", "fiche-4.5", "synthese"]
+    for name in ("fiche-4.5", "synthese", "diagnostic", "fiche-2.10", "index"):
         assert proj.html(name) == executed.first_pages[f"{name}.html"], name
 
 

@@ -1,0 +1,218 @@
+"""``make bench``: the naive papermill + nbconvert loop against ``plancadre-eval run``.
+
+    python -m plancadre_eval.bench --year 2021 [--fiches N] [--jobs J] [--notebooks DOSSIER]
+
+In one go, on the same machine, in the scratch folder ``.bench/`` (git-ignored; erased first):
+
+1. the year's data folder (``params/<year>.yaml``, ``data_dir``) is copied to ``.bench/donnees``
+   and every run below reads that copy (the runner's cache compares like with like);
+2. **naive loop**: for each due fiche, ``papermill`` (command line) then
+   ``jupyter nbconvert --to html --no-input``, one after the other, with the venv's programs
+   (``--fiches N`` limits it to N fiches and extrapolates to all due fiches — said in the output);
+3. **cold**: ``plancadre-eval run --year Y --data .bench/donnees --out .bench/sorties`` (every
+   page, the synthesis, the diagnostic, the indexes and the indicator table);
+4. **warm**: the same command again, nothing changed;
+5. **one file changed**: one value of one fiche's collection file is modified, then the same
+   command again.
+
+It prints the times and ratios and checks: cold at least 6x faster than the naive loop, warm under
+2 s, and after the change only that fiche's page, the synthesis (and the index and indicator table,
+which list every file) are produced again. Exit code 0 when every check passes, 1 otherwise,
+2 when it cannot run (missing notebooks...). It takes a few minutes; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import paths
+
+COLD_RATIO = 6.0
+WARM_LIMIT_S = 2.0
+
+
+def _bin(name: str) -> str:
+    """A program of the running Python's environment (the venv), else from PATH."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def _run(cmd: list[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    return time.perf_counter() - t0, proc
+
+
+def _fail(proc: subprocess.CompletedProcess, what: str) -> str:
+    tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-15:])
+    return f"{what} a échoué (code {proc.returncode}) :\n{tail}"
+
+
+def change_one_value(path: Path) -> str:
+    """Add 1 to the first integer ``valeur`` of a collection CSV file, keeping everything else
+    byte for byte. Returns a French description of the change."""
+    raw = path.read_bytes()
+    text = raw.decode("utf-8-sig")
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.split(newline)
+    delimiter = csv.Sniffer().sniff(lines[0], delimiters=";,\t").delimiter
+    header = next(csv.reader(io.StringIO(lines[0]), delimiter=delimiter))
+    col = [h.strip().lower() for h in header].index("valeur")
+    for i, line in enumerate(lines[1:], start=1):
+        if '"' in line or not line.strip():
+            continue
+        cells = line.split(delimiter)
+        if len(cells) > col and cells[col].strip().isdigit():
+            old = cells[col].strip()
+            cells[col] = str(int(old) + 1)
+            lines[i] = delimiter.join(cells)
+            body = newline.join(lines).encode("utf-8")
+            path.write_bytes((b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b"") + body)
+            return f"{path.name}, ligne {i + 1} : valeur {old} -> {cells[col]}"
+    raise ValueError(f"{path.name} : aucune valeur entière à modifier.")
+
+
+def _manifest(out: Path, year: int) -> dict:
+    return json.loads((out / str(year) / "manifest.json").read_text(encoding="utf-8"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m plancadre_eval.bench",
+                                     description="Mesure : boucle naïve papermill + nbconvert contre "
+                                                 "plancadre-eval run (à froid, à chaud, un fichier modifié).")
+    parser.add_argument("--year", type=int, default=2021, help="année évaluée (défaut 2021)")
+    parser.add_argument("--fiches", type=int, default=None,
+                        help="limiter la boucle naïve à N fiches et extrapoler")
+    parser.add_argument("--jobs", type=int, default=None, help="--jobs passé à plancadre-eval run")
+    parser.add_argument("--notebooks", help="dossier des notebooks (défaut : notebooks/ du projet)")
+    parser.add_argument("--scratch", default=".bench", help="dossier de travail (défaut .bench/, effacé)")
+    args = parser.parse_args(argv)
+
+    from .referential import load_referential
+    from .runner import NOTEBOOK_FILES, load_params_file
+    from .schedule import due_fiches
+
+    root = paths.project_root()
+    nb_dir = Path(args.notebooks).resolve() if args.notebooks else paths.notebooks_dir()
+    missing = [n for n in NOTEBOOK_FILES.values() if not (nb_dir / n).exists()]
+    if missing:
+        print(f"Notebooks absents de {nb_dir} : {', '.join(missing)}. Rien à mesurer.", file=sys.stderr)
+        return 2
+    params_path = root / "params" / f"{args.year}.yaml"
+    params = load_params_file(params_path)
+    referential_path = paths.resolve(params.get("referentiel"), paths.default_referential())
+    ref = load_referential(referential_path)
+    due = due_fiches(ref, args.year)
+
+    scratch = (root / args.scratch).resolve()
+    if scratch == root or root not in scratch.parents:
+        print(f"--scratch doit être un sous-dossier du projet ({scratch}).", file=sys.stderr)
+        return 2
+    shutil.rmtree(scratch, ignore_errors=True)
+    data = scratch / "donnees"
+    shutil.copytree(paths.resolve(params.get("data_dir"), paths.demo_dir()), data)
+    naive_dir, out = scratch / "naif", scratch / "sorties"
+    naive_dir.mkdir(parents=True)
+    env = dict(os.environ)
+    if args.notebooks:
+        env["PLANCADRE_NOTEBOOKS"] = str(nb_dir)
+    rel = lambda p: Path(p).resolve().relative_to(root).as_posix()  # noqa: E731
+    print(f"Banc d'essai {args.year} : {len(due)} fiches dues, {os.cpu_count()} cœur(s), "
+          f"données copiées dans {rel(data)}.")
+
+    # 1. naive loop ------------------------------------------------------------------------------
+    sample = due[: args.fiches] if args.fiches else due
+    naive_times = []
+    for fid in sample:
+        executed = naive_dir / f"fiche-{fid}.ipynb"
+        cmd = [_bin("papermill"), str(nb_dir / NOTEBOOK_FILES["fiche"]), str(executed),
+               "-r", "fiche_id", fid, "-p", "year", str(args.year), "-r", "data_dir", rel(data),
+               "-r", "referentiel", rel(referential_path),
+               "-p", "secret_threshold", str(params.get("secret_threshold", 5)),
+               "--cwd", str(root), "--no-progress-bar"]
+        t_pm, proc = _run(cmd, cwd=root, env=env)
+        if proc.returncode != 0:
+            print(_fail(proc, f"papermill fiche {fid}"), file=sys.stderr)
+            return 1
+        t_nb, proc = _run([_bin("jupyter"), "nbconvert", "--to", "html", "--no-input",
+                           str(executed), "--output-dir", str(naive_dir)], cwd=root, env=env)
+        if proc.returncode != 0:
+            print(_fail(proc, f"nbconvert fiche {fid}"), file=sys.stderr)
+            return 1
+        naive_times.append(t_pm + t_nb)
+        print(f"  naïf fiche {fid:>5} : papermill {t_pm:5.1f} s + nbconvert {t_nb:4.1f} s")
+    per_fiche = sum(naive_times) / len(naive_times)
+    naive_total = per_fiche * len(due)
+    extrapolated = len(sample) < len(due)
+
+    # 2. runner: cold, warm, one file changed ----------------------------------------------------
+    run_cmd = [_bin("plancadre-eval"), "run", "--year", str(args.year), "--data", rel(data),
+               "--out", rel(out), "--quiet"] + (["--jobs", str(args.jobs)] if args.jobs else [])
+    t_cold, proc = _run(run_cmd, cwd=root, env=env)
+    if proc.returncode != 0:
+        print(_fail(proc, "plancadre-eval run (à froid)"), file=sys.stderr)
+        return 1
+    t_warm, proc = _run(run_cmd, cwd=root, env=env)
+    if proc.returncode != 0:
+        print(_fail(proc, "plancadre-eval run (à chaud)"), file=sys.stderr)
+        return 1
+    warm_manifest = _manifest(out, args.year)
+    warm_rendered = sorted(n for n, p in warm_manifest["pages"].items() if p.get("cache") != "réutilisé")
+
+    mapping = warm_manifest["validation"]["fiches_par_fichier"]
+    target = next((name for name, ids in sorted(mapping.items()) if len(ids) == 1 and ids[0] in due
+                   and ids[0] != "4.5"), None)
+    if target is None:
+        print("Aucun fichier de collecte ne porte une seule fiche due : pas de mesure du cas "
+              "« un fichier modifié ».", file=sys.stderr)
+        return 1
+    changed_fiche = mapping[target][0]
+    description = change_one_value(data / target)
+    index_before = (out / str(args.year) / "index.html").read_bytes()
+    t_change, proc = _run(run_cmd, cwd=root, env=env)
+    if proc.returncode != 0:
+        print(_fail(proc, "plancadre-eval run (après modification)"), file=sys.stderr)
+        return 1
+    change_manifest = _manifest(out, args.year)
+    change_rendered = sorted(n for n, p in change_manifest["pages"].items() if p.get("cache") == "re-rendu")
+    index_changed = (out / str(args.year) / "index.html").read_bytes() != index_before
+
+    # 3. report ----------------------------------------------------------------------------------
+    n_pages = len(change_manifest["pages"])
+    ratio = naive_total / t_cold if t_cold else float("inf")
+    print()
+    print(f"Boucle naïve (papermill puis nbconvert, une fiche après l'autre) : "
+          f"{per_fiche:.1f} s par fiche, {naive_total:.0f} s pour {len(due)} fiches"
+          + (f" (extrapolé depuis {len(sample)} fiche(s) mesurée(s))" if extrapolated else ""))
+    print(f"plancadre-eval run à froid : {t_cold:.1f} s pour {n_pages} pages (fiches, synthèse, "
+          f"diagnostic) + index + indicateurs, soit {ratio:.1f}x plus rapide")
+    print(f"plancadre-eval run à chaud (rien de changé) : {t_warm:.2f} s")
+    print(f"Après modification ({description}) : {t_change:.1f} s ; pages produites à nouveau : "
+          f"{', '.join(change_rendered) or 'aucune'} ; index {'réécrit' if index_changed else 'inchangé'}")
+
+    expected = sorted([f"fiche-{changed_fiche}", "synthese"])
+    checks = [
+        (f"à froid au moins {COLD_RATIO:g}x plus rapide que la boucle naïve", ratio >= COLD_RATIO,
+         f"{ratio:.1f}x"),
+        (f"à chaud en moins de {WARM_LIMIT_S:g} s, aucune page produite",
+         t_warm < WARM_LIMIT_S and not warm_rendered, f"{t_warm:.2f} s, {len(warm_rendered)} page(s)"),
+        ("un fichier modifié : seulement sa fiche, la synthèse et l'index",
+         change_rendered == expected and index_changed, ", ".join(change_rendered)),
+    ]
+    print()
+    for label, ok, detail in checks:
+        print(f"  [{'OK' if ok else 'ÉCHEC'}] {label} ({detail})")
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
