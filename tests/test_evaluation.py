@@ -1,0 +1,544 @@
+"""What the evaluation pages show, on a small hand-made referential and hand-made observations.
+
+Expected values are computed by hand in the comments; the engine (indicators, secrecy) is used as
+is, so these tests check the assembly: which numbers reach the page, how they are written, that a
+secret never leaks, that qualitative indicators are not zeros, headings, tables, links, provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import textwrap
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from plancadre_eval import evaluation, indicators
+from plancadre_eval.formatting import MINUS, NBSP
+from plancadre_eval.referential import load_referential
+
+PLAN = """
+plan:
+  id: plan-essai
+  titre: Plan d'essai
+  departement: "62"
+  annee_debut: 2019
+  annee_fin: 2022
+  annee_reference: 2018
+axes:
+  - id: "1"
+    titre: Premier axe
+  - id: "2"
+    titre: Second axe
+structures: []
+"""
+
+FICHES = """
+- id: "1.1"
+  axe: "1"
+  titre: Accueil des victimes <essai> & suivi
+  objectif: Accueillir plus de personnes
+  nature: a_poursuivre
+  pilotes: [Direction départementale de l'essai]
+  pilote_court: DDE
+  partenaires: [Association A, Association B]
+  territoire: Départemental
+  frequence: {code: annuelle, libelle: Annuelle}
+  delais: dès 2019
+  etat_des_lieux:
+    - libelle: Personnes accueillies en 2018
+      valeur: 40
+      unite: personnes
+      date: "2019-01-01"
+      indicateur: "1.1.1"
+  cibles:
+    - libelle: Accueillir 90 personnes
+      valeur: 90
+      unite: personnes
+      echeance: "2022-12-31"
+      indicateur: "1.1.1"
+  jalons:
+    - id: "1.1.J1"
+      libelle: Ouverture du lieu d'accueil
+      echeance: "2020-06-30"
+  indicateurs:
+    - id: "1.1.1"
+      libelle: Nombre de personnes accueillies
+      type: comptage
+      unite: personnes
+      niveau: arrondissement
+      personnes: true
+    - id: "1.1.2"
+      libelle: Part des personnes orientées
+      type: pourcentage
+      unite: "%"
+      niveau: departement
+    - id: "1.1.3"
+      libelle: Bilan qualitatif
+      type: qualitatif
+      niveau: departement
+    - id: "1.1.4"
+      libelle: Indicateur renvoyé au comité
+      type: a_determiner
+      niveau: departement
+    - id: "1.1.5"
+      libelle: Lieu d'accueil ouvert
+      type: jalon
+      niveau: departement
+      jalon: "1.1.J1"
+    - id: "1.1.6"
+      libelle: Faits enregistrés
+      type: comptage
+      unite: faits
+      niveau: departement
+      source: public
+      serie: serie_essai
+    - id: "1.1.7"
+      libelle: Nombre de réunions
+      type: comptage
+      unite: réunions
+      niveau: departement
+- id: "2.1"
+  axe: "2"
+  titre: Diagnostic d'essai
+  objectif: Mesurer
+  nature: nouvelle
+  pilotes: [Observatoire]
+  pilote_court: OBS
+  partenaires: []
+  territoire: Départemental
+  frequence: {code: triennale, libelle: Tous les trois ans}
+  indicateurs:
+    - id: "2.1.1"
+      libelle: Nombre de partenaires
+      type: comptage
+      unite: partenaires
+      niveau: departement
+"""
+
+ARR = ("621", "622", "623")
+ARR_NAMES = {"621": "Arras", "622": "Béthune", "623": "Boulogne-sur-Mer"}
+
+
+class FakeTerritories:
+    """What evaluation.py asks of territories.Territories."""
+
+    arrondissements = pd.DataFrame({"arrondissement": list(ARR), "nom": list(ARR_NAMES.values())})
+
+    def name_of(self, code, referential=None):
+        if code == "62":
+            return "Pas-de-Calais"
+        if code in ARR_NAMES:
+            return f"Arrondissement de {ARR_NAMES[code]}"
+        raise KeyError(code)
+
+    def population(self, code, year):
+        return 1_000_000
+
+    def boundaries(self, level="arrondissement"):
+        return {c: [[(i, 50), (i + 1, 50), (i + 1, 51), (i, 51)]] for i, c in enumerate(ARR)}
+
+
+def obs_row(ind, year, terr, valeur=None, texte="", comp="valeur", commentaire="", fichier="fiche-1.1.csv",
+            fiche="1.1"):
+    return {"fiche": fiche, "indicateur": ind, "composante": comp, "annee": year, "territoire": terr,
+            "valeur": float("nan") if valeur is None else float(valeur), "texte": texte,
+            "source": "essai", "commentaire": commentaire, "fichier": fichier, "ligne": 0}
+
+
+def observations() -> pd.DataFrame:
+    rows = []
+    # 1.1.1 (persons, by arrondissement): 2020: 10 + 20 + 30 = 60; 2021: 12 + 3 + 30 = 45.
+    # 2021: 3 < 5 is secret (primary) and the smallest other part, 12, secret too (secondary).
+    for terr, v20, v21 in (("621", 10, 12), ("622", 20, 3), ("623", 30, 30)):
+        rows += [obs_row("1.1.1", 2020, terr, v20), obs_row("1.1.1", 2021, terr, v21)]
+    # 1.1.2: 20 / 100 = 20 % in 2020; 30 / 120 = 25 % in 2021 (+5 points)
+    rows += [obs_row("1.1.2", 2020, "62", 20, comp="numerateur"),
+             obs_row("1.1.2", 2020, "62", 100, comp="denominateur"),
+             obs_row("1.1.2", 2021, "62", 30, comp="numerateur"),
+             obs_row("1.1.2", 2021, "62", 120, comp="denominateur")]
+    rows.append(obs_row("1.1.3", 2021, "62", texte="voir commentaire",
+                        commentaire="Bilan positif <confirmé> & partagé"))
+    rows.append(obs_row("1.1.3", 2020, "62", texte="voir commentaire", commentaire="Premier bilan"))
+    # milestone due 30 June 2020, done 15 September 2020: "réalisé en retard"
+    rows.append(obs_row("1.1.J1", 2020, "62", texte="2020-09-15"))
+    # 1.1.7 reported in 2020 only: missing in 2021
+    rows.append(obs_row("1.1.7", 2020, "62", 4))
+    rows.append(obs_row("2.1.1", 2021, "62", 7, fichier="fiche-2.1.csv", fiche="2.1"))
+    return pd.DataFrame(rows)
+
+
+def public_series() -> dict[str, pd.DataFrame]:
+    df = pd.DataFrame({"annee": [2018, 2019, 2020], "territoire": ["62"] * 3,
+                       "valeur": [1000.0, 1100.0, 1210.0]})
+    df.attrs = {"source": "Source d'essai : index 7 et 8.", "unite": "faits",
+                "approximation": "La série approche le libellé du plan."}
+    return {"serie_essai": df}
+
+
+@pytest.fixture(scope="module")
+def referential(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("referentiel")
+    (folder / "plan.yaml").write_text(textwrap.dedent(PLAN), encoding="utf-8")
+    (folder / "fiches-essai.yaml").write_text(textwrap.dedent(FICHES), encoding="utf-8")
+    return load_referential(folder)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("collecte")
+    (folder / "fiche-1.1.csv").write_text("contenu de la fiche 1.1\n", encoding="utf-8")
+    (folder / "fiche-2.1.csv").write_text("contenu de la fiche 2.1\n", encoding="utf-8")
+    return folder
+
+
+def make_context(referential, data_dir, year=2021, demo=False) -> evaluation.Context:
+    return evaluation.Context(
+        referential=referential, year=year, data_dir=data_dir, secret_threshold=5,
+        territories=FakeTerritories(), observations=observations(),
+        files=tuple((str(data_dir / n), hashlib.sha256((data_dir / n).read_bytes()).hexdigest())
+                    for n in ("fiche-1.1.csv", "fiche-2.1.csv")),
+        public=public_series(), expected={"arrondissement": ARR}, demo=demo)
+
+
+@pytest.fixture(scope="module")
+def data(referential, data_dir):
+    return evaluation.fiche_data(make_context(referential, data_dir), "1.1")
+
+
+class Page(HTMLParser):
+    """Headings, tables (caption, header cells), images and text of an HTML fragment."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.headings, self.tables, self.imgs, self.links, self.text = [], [], [], [], []
+        self._stack = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self._stack.append(tag)
+        if re.fullmatch(r"h[1-6]", tag):
+            self.headings.append(int(tag[1]))
+        elif tag == "table":
+            self.tables.append({"caption": "", "th": []})
+        elif tag == "th":
+            self.tables[-1]["th"].append(attrs.get("scope"))
+        elif tag == "img":
+            self.imgs.append(attrs)
+        elif tag == "a":
+            self.links.append(attrs.get("href"))
+
+    def handle_endtag(self, tag):
+        if self._stack and self._stack[-1] == tag:
+            self._stack.pop()
+
+    def handle_data(self, d):
+        self.text.append(d)
+        if self._stack and self._stack[-1] == "caption":
+            self.tables[-1]["caption"] += d
+
+    @property
+    def body(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+FICHE_SECTIONS = (evaluation.fiche_header, evaluation.status_section, evaluation.indicators_section,
+                  evaluation.charts_section, evaluation.territories_section,
+                  evaluation.targets_section, evaluation.milestones_section, evaluation.public_section,
+                  evaluation.completeness_section, evaluation.comments_section,
+                  evaluation.provenance_section)
+
+
+@pytest.fixture(scope="module")
+def page(data) -> str:
+    return "".join(f"<h2>section</h2>{fn(data)}" if fn is not evaluation.fiche_header else fn(data)
+                   for fn in FICHE_SECTIONS)
+
+
+# --- the fiche's tables ------------------------------------------------------------------------
+
+def test_the_indicator_table_shows_hand_computed_values(data):
+    t = evaluation.indicator_overview(data).set_index("N°")
+    assert list(t.columns) == ["Indicateur", "Unité", "Référence", "2020", "2021", "Évolution sur un an",
+                               "Cible", "Progression vers la cible", "Statut"]
+    r = t.loc["1.1.1"]
+    assert r["Référence"] == "40 (2019)"  # état des lieux dated 1 January 2019
+    assert (r["2020"], r["2021"]) == ("60", "45")
+    assert r["Évolution sur un an"] == f"{MINUS}15 ({MINUS}25{NBSP}%)"
+    assert str(r["Cible"]) == "90<br>échéance : 31 décembre 2022"
+    # (45 - 40) / (90 - 40) = 10 %; a straight line would be at 75 % at the end of 2021: late
+    assert r["Progression vers la cible"] == f"10{NBSP}%"
+    assert str(r["Statut"]) == '<span class="statut statut-en-retard">en retard</span>'
+    p = t.loc["1.1.2"]
+    assert (p["2020"], p["2021"], p["Évolution sur un an"]) == (f"20{NBSP}%", f"25{NBSP}%", f"+5{NBSP}points")
+    assert p["Unité"] == "%"
+
+
+def test_qualitative_and_undecided_indicators_are_named_not_zero(data):
+    t = evaluation.indicator_overview(data).set_index("N°")
+    for iid, text in (("1.1.3", evaluation.QUALITATIVE_TEXT), ("1.1.4", evaluation.TO_BE_DEFINED_TEXT)):
+        cell = t.loc[iid, "Unité"]
+        assert isinstance(cell, evaluation.Span) and cell.columns == 7 and str(cell) == text
+    html = evaluation.indicators_section(data)
+    row = re.search(r'<th scope="row">1\.1\.3</th>(.*?)</tr>', html).group(1)
+    assert 'colspan="7">indicateur qualitatif : voir commentaires<' in row
+    assert ">0<" not in row
+
+
+def test_a_jalon_indicator_shows_its_milestone(data):
+    r = evaluation.indicator_overview(data).set_index("N°").loc["1.1.5"]
+    assert r["2021"] == "réalisé le 15 septembre 2020"
+    assert r["Cible"] == "échéance : 30 juin 2020"
+    assert "réalisé en retard" in str(r["Statut"])
+
+
+def test_a_public_series_without_value_for_the_year_is_a_dash_and_says_where_it_stops(data):
+    r = evaluation.indicator_overview(data).set_index("N°").loc["1.1.6"]
+    assert (r["2020"], r["2021"]) == (f"1{NBSP}210", "—")
+    html = evaluation.public_section(data)
+    assert "Source d&#x27;essai" not in html and "Source d'essai : index 7 et 8." in html
+    assert "La série approche le libellé du plan." in html
+    assert "La série publiée s'arrête en 2020 : pas de valeur pour 2021." in html
+    t = Page(html).tables[0]
+    assert t["caption"] == "1.1.6 : faits publiés, 2018-2020"
+
+
+def test_secret_values_never_reach_the_page(data, page):
+    parts, year = evaluation.territory_breakdown(data, data.fiche.indicateurs[0])
+    assert year == 2021
+    assert list(parts["nom"]) == ["Arras", "Béthune", "Boulogne-sur-Mer"]
+    assert list(parts["diffusion"]) == ["secret", "secret", "public"]
+    assert parts["valeur"].isna().tolist() == [True, True, False]
+    text = Page(page).body
+    assert "Arras : secret ; Béthune : secret ; Boulogne-sur-Mer : 30" in " ".join(
+        i["alt"] for i in Page(page).imgs)
+    assert "Arras : 12" not in text and "Béthune : 3" not in text
+
+
+def test_status_section_shows_the_badge_the_reasons_and_the_rule(data):
+    html = evaluation.status_section(data)
+    assert data.status == "en retard"
+    assert '<span class="statut statut-en-retard statut-grand">en retard</span>' in html
+    assert "Cible « Accueillir 90 personnes » en retard." in html
+    assert "<details><summary>Règle de décision du statut d&#x27;une fiche</summary>" not in html
+    assert "<details><summary>Règle de décision du statut d'une fiche</summary>" in html
+    assert html.count("<li>") >= len(data.reasons) + 6  # reasons + the six numbered rules
+
+
+def test_header_has_one_h1_the_identity_and_the_demo_notice_only_for_demo_data(referential, data_dir,
+                                                                              tmp_path):
+    head = evaluation.fiche_header(evaluation.fiche_data(make_context(referential, data_dir), "1.1"))
+    assert Page(head).headings == [1]
+    assert "<h1>Fiche 1.1 — Accueil des victimes &lt;essai&gt; &amp; suivi</h1>" in head
+    assert "Données de démonstration" not in head
+    for label in ("Axe", "Objectif", "Pilote", "Partenaires", "Territoire", "Fréquence d'évaluation"):
+        assert f"<dt>{label}</dt>" in head
+    assert "Annuelle (évaluée en 2019, 2020, 2021 et 2022)" in head
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "DEMONSTRATION").write_text("")
+    ctx = make_context(referential, data_dir)
+    ctx = evaluation.Context(**{**ctx.__dict__, "data_dir": demo})
+    head = evaluation.fiche_header(evaluation.fiche_data(ctx, "1.1"))
+    assert '<div class="avertissement" role="note"><p><strong>Données de démonstration</strong>' in head
+
+
+def test_the_page_has_ordered_headings_accessible_tables_and_alt_texts(page, data):
+    p = Page(page)
+    assert p.headings[0] == 1 and p.headings.count(1) == 1
+    assert all(b <= a + 1 for a, b in zip(p.headings, p.headings[1:]))
+    assert p.tables and all(t["caption"].strip() for t in p.tables)
+    for t in p.tables:
+        assert t["th"] and set(t["th"]) <= {"col", "row"} and "col" in t["th"]
+    quantitative = [i for i in data.fiche.indicateurs if i.quantitative]
+    assert len(p.imgs) >= len(quantitative)
+    assert all(i["src"].startswith("data:image/png;base64,") and i["alt"].strip() for i in p.imgs)
+
+
+def test_chart_alt_text_summarises_the_series_and_the_target(data):
+    html = evaluation.indicator_figure(data, data.fiche.indicateurs[0])
+    alt = Page(html).imgs[0]["alt"]
+    assert alt == ("Nombre de personnes accueillies (personnes), Pas-de-Calais, de 2018 à 2021 : "
+                   "pas de valeur en 2018, pas de valeur en 2019, 60 en 2020, 45 en 2021 ; "
+                   "cible 90 au 31 décembre 2022.")
+    assert "pas de valeur pour 2018 et 2019" in html  # caption
+
+
+def test_targets_and_milestones_sections(data):
+    t = evaluation.target_overview(data)
+    assert t.loc[0, "Progression"] == f"10{NBSP}%"
+    # 2019-01-01 -> 2021-12-31 is 1095 days of 1460: 75 %
+    assert t.loc[0, "Progression attendue"] == f"75{NBSP}%"
+    ms = evaluation.milestones_section(data)
+    assert "15 septembre 2020" in ms and "réalisé en retard" in ms
+    assert Page(ms).imgs[0]["alt"].startswith("Frise des 1 jalons de la fiche 1.1 au 31 décembre 2021 : "
+                                              "1.1.J1 : échéance 30 juin 2020, réalisé le 15 septembre 2020")
+
+
+def test_missing_values_say_what_and_from_whom(data):
+    missing = evaluation.missing_values(data)
+    assert missing.to_dict("records") == [{"Indicateur": "1.1.7", "Libellé": "Nombre de réunions",
+                                           "Élément manquant": "valeur", "Territoire": "Pas-de-Calais",
+                                           "Service pilote": "DDE"}]
+    html = evaluation.completeness_section(data)
+    # expected: 3 arrondissements + numerator + denominator + qualitative + réunions + milestone = 8
+    assert "7 valeurs déclarées sur 8 attendues pour 2021 (88" in html
+    assert "Direction départementale de l'essai (DDE)" in html
+    assert "1.1.6 (statistique publique)" in html and "1.1.4 (à déterminer)" in html
+
+
+def test_comments_of_the_year_and_of_earlier_years(data):
+    now = evaluation.fiche_comments(data)
+    assert now.to_dict("records") == [{"Année": 2021, "Indicateur": "1.1.3", "Territoire": "Pas-de-Calais",
+                                       "Commentaire": "Bilan positif <confirmé> & partagé"}]
+    html = evaluation.comments_section(data)
+    assert "Bilan positif &lt;confirmé&gt; &amp; partagé" in html
+    assert "Commentaires des années précédentes (1)" in html and "Premier bilan" in html
+
+
+def test_provenance_lists_only_the_fiche_files_with_their_hash(data, data_dir):
+    files = evaluation.fiche_files(data)
+    assert [Path(p).name for p, _ in files] == ["fiche-1.1.csv"]
+    html = evaluation.provenance_section(data)
+    digest = hashlib.sha256((data_dir / "fiche-1.1.csv").read_bytes()).hexdigest()
+    assert digest in html
+    assert hashlib.sha256((data_dir / "fiche-2.1.csv").read_bytes()).hexdigest() not in html
+    assert "plancadre-eval 0.1.0" in html
+    assert "fiches-essai.yaml" in html and "plan.yaml" in html
+    assert "Données publiques utilisées" in html  # the fiche uses a public series
+
+
+# --- synthesis ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synthesis(referential, data_dir):
+    return evaluation.synthesis_data(make_context(referential, data_dir))
+
+
+def test_synthesis_links_only_the_fiches_due_this_year(synthesis):
+    assert synthesis.due == ["1.1"]  # 2.1 is triennale: 2019 and 2022
+    grid = evaluation.fiche_grid_section(synthesis)
+    assert Page(grid).links == ["fiche-1.1.html", "fiche-1.1.html"]
+    assert "pas d&#x27;évaluation" not in grid
+    assert "pas d'évaluation prévue en 2021 (tous les trois ans)" in grid
+    assert Page(grid).headings == [3, 3]
+
+
+def test_synthesis_plan_overview_counts_statuses(synthesis):
+    statuses = dict(zip(synthesis.statuses["fiche"], synthesis.statuses["statut"]))
+    assert statuses["1.1"] == "en retard"
+    table = evaluation.plan_overview(synthesis).set_index("Axe")
+    total = table.loc["Ensemble du plan"]
+    assert total["Fiches"] == "2" and total["En retard"] == "1"
+    html = evaluation.plan_overview_section(synthesis)
+    assert Page(html).imgs[0]["alt"].startswith("Statut des fiches par axe en 2021 : Axe 1 : 1 en retard")
+
+
+def test_synthesis_lists_late_targets_and_milestone_counts(synthesis):
+    targets = evaluation.targets_overview_section(synthesis)
+    assert "Cibles en retard au 31 décembre 2021" in targets and "Accueillir 90 personnes" in targets
+    ms = evaluation.milestones_overview_section(synthesis)
+    assert "Aucun jalon n'est en retard." in ms
+    counts = re.search(r"réalisé en retard</span></th><td class=\"nombre\">(\d+)<", ms).group(1)
+    assert counts == "1"
+
+
+def test_synthesis_completeness_is_by_pilot_for_the_fiches_due(synthesis):
+    table = evaluation.completeness_overview(synthesis)
+    assert table.to_dict("records") == [{"Service pilote": "DDE", "Fiches": "1.1", "Attendues": "8",
+                                         "Déclarées": "7", "Manquantes": "1",
+                                         "Taux de réponse": f"88{NBSP}%"}]
+
+
+def test_synthesis_map_writes_the_values_of_each_arrondissement(referential, data_dir, monkeypatch):
+    monkeypatch.setattr(evaluation, "MAP_INDICATORS", (("1.1.1", "Personnes accueillies"),))
+    sd = evaluation.synthesis_data(make_context(referential, data_dir, year=2020))
+    html = evaluation.map_section(sd)
+    assert "Personnes accueillies (personnes) : Arras 10, Béthune 20, Boulogne-sur-Mer 30" in html
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+def test_load_context_reuses_the_collection_until_a_file_changes(tmp_path):
+    from plancadre_eval import parameters, territories
+
+    ref = load_referential()
+    folder = tmp_path / "collecte"
+    folder.mkdir()
+    f = folder / "fiche-2.5.csv"
+    f.write_text("fiche;indicateur;annee;territoire;valeur\n2.5;2.5.1;2021;621;1\n", encoding="utf-8")
+    settings_ = parameters.Settings(referential=ref, year=2021, data_dir=folder, secret_threshold=5)
+    first = evaluation.load_context(settings_)
+    again = evaluation.load_context(settings_)
+    assert first.observations is again.observations
+    assert first.observations["valeur"].tolist() == [1.0]
+    assert first.demo is False and first.expected["arrondissement"][0] == "621"
+    f.write_text("fiche;indicateur;annee;territoire;valeur\n2.5;2.5.1;2021;621;2\n", encoding="utf-8")
+    changed = evaluation.load_context(settings_)
+    assert changed.observations["valeur"].tolist() == [2.0]
+    assert isinstance(first.territories, territories.Territories)
+
+
+def test_an_unknown_fiche_is_a_french_error(referential, data_dir):
+    with pytest.raises(ValueError, match="Fiche inconnue : '9.9'"):
+        evaluation.fiche_data(make_context(referential, data_dir), "9.9")
+
+
+# --- HTML helpers --------------------------------------------------------------------------------
+
+def test_html_table_structure():
+    df = pd.DataFrame({"N°": ["1"], "Libellé": ["a < b & c"], "Valeur": [evaluation.Html("<b>5</b>")]})
+    html = evaluation.html_table(df, "Légende", numeric=("Valeur",), row_header="N°")
+    assert html == ('<div class="tableau"><table><caption>Légende</caption><thead><tr>'
+                    '<th scope="col">N°</th><th scope="col">Libellé</th>'
+                    '<th scope="col" class="nombre">Valeur</th></tr></thead><tbody><tr>'
+                    '<th scope="row">1</th><td>a &lt; b &amp; c</td><td class="nombre"><b>5</b></td>'
+                    "</tr></tbody></table></div>")
+
+
+def test_rule_html_turns_numbered_lines_into_a_list():
+    html = evaluation.rule_html("Règle :\n1. premier ;\n2. second.\nFin.")
+    assert html == "<p>Règle :</p><ol><li>premier ;</li><li>second.</li></ol><p>Fin.</p>"
+    full = evaluation.rule_html(indicators.FICHE_STATUS_RULE)
+    assert full.count("<li>") == 6
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12),
+                min_size=1, max_size=4))
+def test_html_table_cells_read_back_as_written(cells):
+    df = pd.DataFrame([cells], columns=[f"c{i}" for i in range(len(cells))])
+    html = evaluation.html_table(df, "t")
+    tds = re.findall(r"<td>(.*?)</td>", html, flags=re.S)
+    assert [unescape(t) for t in tds] == cells
+    assert all("<" not in t for t in tds)  # no markup from the data
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(st.none(), st.just(float("nan")), st.floats(0, 1e6, allow_nan=False)),
+       st.sampled_from(["comptage", "pourcentage", "taux", "duree"]),
+       st.sampled_from(["public", "secret"]))
+def test_value_text_is_never_a_fake_zero(value, kind, diffusion):
+    from plancadre_eval.referential import Indicator
+
+    ind = Indicator(id="1.1.1", fiche="1.1", libelle="x", type=kind, unite="u")
+    text = evaluation.value_text(value, ind, diffusion)
+    if diffusion == "secret":
+        assert text == "secret"
+    elif value is None or value != value:
+        assert text == "—"
+    else:
+        assert text[0].isdigit()
+
+
+def test_html_fragments_display_as_html_in_a_notebook():
+    frag = evaluation.Html("<p>x</p>")
+    assert frag._repr_html_() == "<p>x</p>"
+    assert repr(frag) == "<fragment HTML de 8 caractères>"
