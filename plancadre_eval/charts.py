@@ -331,6 +331,7 @@ def draw_arrondissement_map(
     """
     import matplotlib.cm as cm
     import matplotlib.colors as mcolors
+    from matplotlib import patheffects
 
     secret = set(secret)
     lat0 = sum(lat for rings in boundaries.values() for r in rings for _, lat in r) / max(
@@ -364,12 +365,11 @@ def draw_arrondissement_map(
             text = "non déclaré"
         else:
             text = formatting.format_number(float(value), decimals)
-        dark = has and sum(mapper.to_rgba(float(value))[:3]) < 1.5
         ax.text(cx, cy, f"{names.get(code, code)}\n{text}", ha="center", va="center", fontsize=7,
-                color="white" if dark else "#1A1A1A", fontweight="bold", clip_on=False,
-                linespacing=1.1)
+                color="#1A1A1A", fontweight="bold", clip_on=False, linespacing=1.1,
+                path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
     ax.autoscale_view()
-    ax.margins(x=0.12, y=0.04)
+    ax.margins(x=0.22, y=0.04)
     ax.set_aspect("equal")
     ax.set_axis_off()
     return mapper
@@ -537,7 +537,7 @@ def diagnostic_chart(table, *, value: str = "taux_pour_mille",
     """
     with _style():
         labels = list(dict.fromkeys(table["libelle"]))
-        fig = new_figure((FIGSIZE[0] * 1.25, 3.0 + 0.32 * len(labels)))
+        fig = new_figure((FIGSIZE[0] * 1.25, 3.0 + 0.17 * len(labels)))
         ax = fig.add_subplot()
         for i, label in enumerate(labels):
             part = table[table["libelle"] == label].sort_values("annee")
@@ -557,7 +557,7 @@ def diagnostic_chart(table, *, value: str = "taux_pour_mille",
         ax.grid(axis="y", color=LIGHT_GREY, linewidth=0.6)
         ax.legend(loc="upper left", bbox_to_anchor=(-0.1, -0.16), frameon=False, ncols=1)
         set_margins(fig, left=0.75, right=0.2, top=0.35 if title else 0.15,
-                    bottom=0.7 + 0.32 * len(labels))
+                    bottom=0.6 + 0.17 * len(labels))
     return fig
 
 
