@@ -155,6 +155,7 @@ async () => {
       n_rows: t.rows.length,
       caption: t.caption ? text(t.caption) : null,
       headers: [...t.querySelectorAll("th")].map(text).filter(s => s).slice(0, 40),
+      rows: [...t.rows].slice(0, 300).map(r => [...r.cells].map(c => text(c).slice(0, 300))),
       text: text(t)})),
     body_text: document.body ? document.body.innerText : "",
   };
@@ -499,6 +500,37 @@ def print_width_problems(name: str, boxes: list[dict], width: float | None = Non
             for b in boxes if b["right"] > width + tolerance or b["left"] < -tolerance]
 
 
+def table_records(table: dict) -> list[dict[str, str]]:
+    """Rows of a measured table as ``{header: cell}`` dicts (header = first row's cell texts)."""
+    rows = table.get("rows") or []
+    if not rows:
+        return []
+    header = rows[0]
+    return [dict(zip(header, row)) for row in rows[1:] if len(row) == len(header)]
+
+
+def status_column(tables: list[dict], fiche_id: str, code_column: str, status_column_: str) -> list[str]:
+    """Statuses given to ``fiche_id`` in the tables of a page: the cell of column ``status_column_``
+    in every row whose ``code_column`` cell mentions the code (normalised text)."""
+    found = []
+    for table in tables:
+        for record in table_records(table):
+            if (code_column in record and status_column_ in record
+                    and mentions_code(record[code_column], fiche_id)):
+                found.append(normalize_text(record[status_column_]))
+    return found
+
+
+def first_status_after(text: str, marker: str, statuses: tuple[str, ...]) -> str | None:
+    """The first of ``statuses`` written after ``marker`` in ``text`` (both normalised), or None."""
+    text = normalize_text(text)
+    start = text.find(normalize_text(marker))
+    if start < 0:
+        return None
+    positions = [(text.find(s, start), s) for s in statuses if text.find(s, start) >= 0]
+    return min(positions)[1] if positions else None
+
+
 # --------------------------------------------------------------------------------------------------
 # Text helpers
 # --------------------------------------------------------------------------------------------------
@@ -556,6 +588,7 @@ def render_year(out: Path, year: str = RENDER_YEAR, jobs: int = 2, timeout: floa
     code = ("import sys; from plancadre_eval.cli import main; "
             f"sys.exit(main({argv!r}))")
     env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("PLANCADRE_NOTEBOOKS", None)  # the project's notebooks, not a benchmark's
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=timeout)
@@ -567,8 +600,18 @@ def render_year(out: Path, year: str = RENDER_YEAR, jobs: int = 2, timeout: floa
     return seconds
 
 
+def _say(config, message: str) -> None:
+    """Print ``message`` on the terminal even though pytest captures the output."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        print(message)
+        return
+    with capture.global_and_fixture_disabled():
+        print(message)
+
+
 @pytest.fixture(scope="session")
-def rendered_outputs(tmp_path_factory) -> Path:
+def rendered_outputs(tmp_path_factory, pytestconfig) -> Path:
     """An outputs folder holding year 2021 rendered from the demo data.
 
     ``$PLANCADRE_OUTPUTS`` (an already rendered outputs folder) saves the rendering time.
@@ -583,7 +626,7 @@ def rendered_outputs(tmp_path_factory) -> Path:
         return out
     out = tmp_path_factory.mktemp("outputs")
     seconds = render_year(out)
-    sys.stderr.write(f"\n[browser] année {RENDER_YEAR} rendue dans {out} en {seconds:.0f} s\n")
+    _say(pytestconfig, f"\n[browser] année {RENDER_YEAR} rendue dans {out} en {seconds:.0f} s")
     for required in ("index.html", f"{RENDER_YEAR}/index.html"):
         if not (out / required).exists():
             pytest.fail(f"Le runner n'a pas écrit {required} dans {out}.", pytrace=False)

@@ -32,6 +32,7 @@ from browser_support import (  # noqa: F401  (fixtures are used by name)
     axe_violations,
     browser,
     crawl,
+    first_status_after,
     heading_problems,
     image_problems,
     language_problems,
@@ -46,7 +47,9 @@ from browser_support import (  # noqa: F401  (fixtures are used by name)
     printable_width_px,
     rendered_outputs,
     site,
+    status_column,
     table_problems,
+    table_records,
 )
 from plancadre_eval.referential import load_referential
 
@@ -158,6 +161,20 @@ def test_mentions_code_matches_whole_codes_only():
 
 def test_normalize_text_folds_apostrophes_spaces_and_case():
     assert normalize_text("L\u2019Équipe\u00a0 Mobile\n") == "l'équipe mobile"
+
+
+def test_status_helpers_read_tables_and_text_by_hand():
+    table = {"rows": [["Fiche", "Titre", "Statut"], ["Fiche 2.1", "Accueil", "en retard"],
+                      ["Fiche 2.10", "Logement", "Mise en œuvre"], ["total"]]}
+    assert table_records(table) == [{"Fiche": "Fiche 2.1", "Titre": "Accueil", "Statut": "en retard"},
+                                     {"Fiche": "Fiche 2.10", "Titre": "Logement", "Statut": "Mise en œuvre"}]
+    assert status_column([table], "2.10", "Fiche", "Statut") == ["mise en œuvre"]
+    assert status_column([table], "2.1", "Fiche", "Statut") == ["en retard"]
+    assert status_column([table], "2.1", "Fiche", "Statut de la fiche") == []
+    statuses = ("mise en œuvre", "en cours", "en retard")
+    text = "Jalons en retard.\nStatut de la fiche\nStatut de la fiche 2.5 en 2021 : mise en œuvre ; en cours…"
+    assert first_status_after(text, "Statut de la fiche", statuses) == "mise en œuvre"
+    assert first_status_after(text, "Cibles", statuses) is None
 
 
 def test_heading_problems_by_hand():
@@ -279,6 +296,8 @@ FICHES_BY_KIND = {
     "à déterminer": "2.15",
 }
 FICHE_STATUSES = ("mise en œuvre", "en cours", "en retard", "non démarrée", "données insuffisantes")
+#: The fiche page states its status right after this heading.
+STATUS_MARKER = "Statut de la fiche"
 
 
 @pytest.fixture(scope="module")
@@ -339,11 +358,28 @@ def test_each_fiche_page_shows_its_title_status_and_indicator_table(site, refere
             problems.append(f"{name} : titre de la fiche absent (« {fiche.titre} »)")
         if not mentions_code(report.title, fiche_id):
             problems.append(f"{name} : le <title> « {report.title} » ne nomme pas la fiche {fiche_id}")
-        if not any(status in text for status in FICHE_STATUSES):
-            problems.append(f"{name} : aucun statut de fiche ({', '.join(FICHE_STATUSES)})")
+        if first_status_after(report.body_text, STATUS_MARKER, FICHE_STATUSES) is None:
+            problems.append(f"{name} : aucun statut de fiche ({', '.join(FICHE_STATUSES)}) "
+                            f"après « {STATUS_MARKER} »")
         ids = [i.id for i in fiche.indicateurs]
         if not any(t["n_th_text"] and all(mentions_code(t["text"], i) for i in ids) for t in report.tables):
             problems.append(f"{name} : aucun tableau (avec en-têtes) ne liste les indicateurs {', '.join(ids)}")
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_a_fiche_has_the_same_status_on_its_page_the_year_index_and_the_synthesis(site):
+    year_index = site.pages[f"{YEAR}/index.html"]
+    synthesis = site.pages[f"{YEAR}/synthese.html"]
+    problems = []
+    for fiche_id, name in sorted(fiche_pages(site).items()):
+        on_page = first_status_after(site.pages[name].body_text, STATUS_MARKER, FICHE_STATUSES)
+        in_index = status_column(year_index.tables, fiche_id, "Fiche", "Statut de la fiche")
+        in_synthesis = status_column(synthesis.tables, fiche_id, "Fiche", "Statut")
+        if on_page is None or in_index != [on_page] or in_synthesis != [on_page]:
+            problems.append(f"fiche {fiche_id} : « {on_page} » sur sa page, {in_index} dans "
+                            f"{YEAR}/index.html (colonne « Statut de la fiche »), {in_synthesis} dans "
+                            f"{YEAR}/synthese.html (colonne « Statut »)")
     assert problems == [], "\n".join(problems)
 
 
@@ -366,7 +402,8 @@ def test_pages_have_french_language_ordered_headings_table_headers_and_alt_texts
     assert problems == [], "\n".join(problems)
 
 
-AXE_PAGES = ["index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html", f"{YEAR}/diagnostic.html"] + [
+#: The diagnostic page exists only in the years fiche 4.5 is due (2019, 2022), not in 2021.
+AXE_PAGES = ["index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html"] + [
     fiche_page(f) for f in FICHES_BY_KIND.values()]
 
 
