@@ -796,6 +796,18 @@ def territories_section(data: FicheData) -> Html:
         parts, year = territory_breakdown(data, ind)
         if parts.empty:
             continue
+        if parts["valeur"].isna().all():
+            out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
+            if (parts["diffusion"] == "secret").all():
+                out.append(_p(f"Valeurs {year} par territoire couvertes par le secret statistique "
+                              f"(effectifs de personnes inférieurs à {ctx.secret_threshold}) : "
+                              "seule la valeur départementale est publiée."))
+            else:
+                out.append(_p(f"Aucune valeur par territoire pour {year}" + (
+                    " (valeurs secrètes pour " + ", ".join(
+                        n for n, d in zip(parts["nom"], parts["diffusion"]) if d == "secret") + ")"
+                    if (parts["diffusion"] == "secret").any() else "") + "."))
+            continue
         pct = ind.type == "pourcentage"
         unit = "%" if pct else ind.unite
         targets = data.targets[(data.targets["indicateur"] == ind.id)

@@ -322,6 +322,21 @@ def test_secret_values_never_reach_the_page(data, page):
     assert "Arras : 12" not in text and "Béthune : 3" not in text
 
 
+def test_a_breakdown_entirely_secret_is_said_not_drawn(referential, data_dir):
+    ctx = make_context(referential, data_dir)
+    obs = ctx.observations
+    # 2021: 4 + 3 + 2 persons: every arrondissement is below 5, the département (9) is published
+    obs = obs[~((obs["indicateur"] == "1.1.1") & (obs["annee"] == 2021))]
+    obs = pd.concat([obs, pd.DataFrame([obs_row("1.1.1", 2021, t, v) for t, v in
+                                         (("621", 4), ("622", 3), ("623", 2))])], ignore_index=True)
+    d = evaluation.fiche_data(evaluation.Context(**{**ctx.__dict__, "observations": obs}), "1.1")
+    html = evaluation.territories_section(d)
+    assert "<img" not in html
+    assert ("Valeurs 2021 par territoire couvertes par le secret statistique (effectifs de personnes "
+            "inférieurs à 5) : seule la valeur départementale est publiée.") in html
+    assert evaluation.indicator_overview(d).set_index("N°").loc["1.1.1", "2021"] == "9"
+
+
 def test_status_section_shows_the_badge_the_reasons_and_the_rule(data):
     html = evaluation.status_section(data)
     assert data.status == "en retard"
