@@ -33,7 +33,9 @@ How it works (in this order, so that bad input never starts a kernel):
    worker thread keeps a warm kernel ("python3", started in the project root with the heavy modules
    imported once) and resets it (``%reset -f``, matplotlib/pandas/warnings/cwd/environment restored,
    execution counter back to 1) before each notebook: kernel start-up and imports are paid once per
-   worker, not once per page. A kernel that died or timed out is replaced.
+   worker, not once per page (the library stays loaded, so its caches — the validated collection,
+   territories, public series — serve every page of the run). A kernel that died or timed out is
+   replaced.
 4. Results are written as they arrive, each through a temporary file and :func:`os.replace`; one
    failing notebook never stops the others; the exit code is 1 if anything failed, else 0.
 
@@ -77,10 +79,13 @@ NOTEBOOK_FILES = {
 DIAGNOSTIC_FICHE = "4.5"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
-#: Heavy third-party modules imported once in every pooled kernel (missing ones are skipped). The
-#: project's own modules are not: each notebook imports them afresh (see _KERNEL_SETUP).
+#: Modules imported once in every pooled kernel, before its first notebook (missing ones are
+#: skipped): the heavy third-party libraries and the library modules the notebooks use.
 DEFAULT_WARM_MODULES = (
     "numpy", "pandas", "matplotlib", "matplotlib.pyplot", "yaml", "openpyxl", "IPython.display",
+    "plancadre_eval.parameters", "plancadre_eval.evaluation", "plancadre_eval.charts",
+    "plancadre_eval.collection", "plancadre_eval.territories", "plancadre_eval.public_data",
+    "plancadre_eval.indicators", "plancadre_eval.secrecy", "plancadre_eval.formatting",
 )
 DEFAULT_START_TIMEOUT = 180  # s; generous: on 2 cores several kernels start at once
 DEFAULT_CELL_TIMEOUT = 1800  # s per cell; a hung cell fails its page, not the run
@@ -329,12 +334,14 @@ def cache_reasons(previous: dict[str, Any] | None, inputs: dict[str, Any], *,
 
 # --- kernels -----------------------------------------------------------------------------------
 
-# Code run in a new pooled kernel: import the heavy third-party modules once, then snapshot the
-# state a notebook may change, and define restore() that puts it back before the next notebook, so
-# that each notebook sees what a fresh kernel would show it. The project's own modules
-# (plancadre_eval.*, and any module from the project folder) are never kept from one notebook to
-# the next: they are re-imported by each notebook, so their import-time effects (e.g.
-# ``matplotlib.use("Agg")`` in charts.py) happen exactly as in a fresh kernel.
+# Code run in a new pooled kernel, after the warm-up imports: snapshot the state a notebook may
+# change and define restore(), run before each following notebook, so that every notebook starts
+# from the state the warm-up left. The library (plancadre_eval.*) stays loaded from one notebook to
+# the next: its caches are keyed by file contents (e.g. evaluation._COLLECTIONS) and every page
+# imports it anyway. Any other module imported from the project folder is forgotten, so that its
+# import-time effects happen again, as in a fresh kernel. Matplotlib's backend and IPython's figure
+# display, rcParams, pandas options, warning filters, working folder, environment and sys.path
+# are put back; the user namespace is emptied (%reset -f) and the execution counter restarts at 1.
 _KERNEL_SETUP = r'''
 def _plancadre_pool_setup():
     # run in an execution of its own, after the imports: IPython finishes setting up matplotlib's
@@ -371,7 +378,7 @@ def _plancadre_pool_setup():
 
     def _project_module(name, module):
         if name == "plancadre_eval" or name.startswith("plancadre_eval."):
-            return True
+            return False  # the library stays loaded, with its content-keyed caches
         path = getattr(module, "__file__", None)
         if not path:
             return False
@@ -560,10 +567,22 @@ class _Kernel:
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with _kernels_lock:
             _live_kernels.add(self)
+        self.shell = None  # persistent client (shell channel only) for the resets
+        self.pending_reset: str | None = None
         if pooled:
             self.run_code(_KERNEL_IMPORTS.replace("__MODULES__", repr(self.warm_modules)),
                           timeout=start_timeout)
             self.run_code(_KERNEL_SETUP, timeout=start_timeout)
+            # a blocking client (plain zmq sockets): independent of the event loops papermill runs
+            from jupyter_client.blocking import BlockingKernelClient
+
+            import zmq
+
+            # its own session (same key): a shell socket's routing identity is the session id,
+            # and papermill's clients, which share the manager's session id, come and go
+            self.shell = BlockingKernelClient(context=zmq.Context())
+            self.shell.load_connection_info(self.km.get_connection_info(session=False))
+            self.shell.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
 
     def run_code(self, code: str, timeout: float) -> None:
         from jupyter_core.utils import run_sync
@@ -584,11 +603,41 @@ class _Kernel:
 
         run_sync(_run)()
 
+    def start_reset(self) -> None:
+        """Ask a pooled kernel to reset itself (without waiting): the kernel resets while this
+        process renders the page it just executed."""
+        if self.pooled and self.shell is not None and self.pending_reset is None:
+            self.pending_reset = self.shell.execute(_KERNEL_RESET, store_history=False,
+                                                    allow_stdin=False)
+
     def prepare(self) -> None:
-        """Reset a reused kernel to the state it had just after its warm-up."""
+        """Make sure a reused kernel is back to the state it had just after its warm-up."""
         if self.pooled and self.uses:
-            self.run_code(_KERNEL_RESET, timeout=self.start_timeout)
+            self.start_reset()
+            self._wait_reset()
         self.uses += 1
+
+    def _wait_reset(self) -> None:
+        import queue
+
+        msg_id, self.pending_reset = self.pending_reset, None
+        if msg_id is None:
+            return
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise queue.Empty
+                msg = self.shell.get_shell_msg(timeout=remaining)
+            except queue.Empty:
+                raise TimeoutError("le noyau ne s'est pas réinitialisé à temps") from None
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                break
+        content = msg.get("content", {})
+        if content.get("status") != "ok":
+            raise RuntimeError(f"réinitialisation du noyau impossible : {content.get('ename')} "
+                               f"{content.get('evalue')}")
 
     def alive(self) -> bool:
         from jupyter_core.utils import run_sync
@@ -603,6 +652,8 @@ class _Kernel:
             _live_kernels.discard(self)
         try:
             self.km.close_clients()
+            if self.shell is not None:
+                self.shell.stop_channels()
         except Exception:
             pass
         try:
@@ -745,6 +796,11 @@ def execute_page(task: PageTask) -> PageResult:
     finally:
         if kernel is not None:
             _release_kernel(kernel, healthy)
+            if healthy and kernel.pooled:
+                try:
+                    kernel.start_reset()  # overlaps the kernel's reset with the rendering below
+                except Exception:
+                    pass
     if nb is None and os.path.exists(out_path):
         try:
             nb = nbformat.read(out_path, as_version=4)
