@@ -1135,29 +1135,24 @@ def resolve_params(raw: dict[str, Any], *, year: int, declared: set[str], source
 # --- indicators table --------------------------------------------------------------------------
 
 def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[str, str]]:
-    """Write ``indicateurs.csv`` / ``.xlsx`` of the year into ``tmp_dir`` and compute each due
-    fiche's status, with the engine of :mod:`plancadre_eval.indicators`.
+    """Write ``indicateurs.csv`` / ``.xlsx`` of the year into ``tmp_dir`` and compute the due
+    fiches' statuses, from the same inputs as the pages (:func:`plancadre_eval.evaluation.load_context`:
+    validated collection, territories, public series, expected territories, secrecy threshold) and
+    the engine of :mod:`plancadre_eval.indicators`, as the synthesis does.
 
-    Inputs: the validated observations of the data folder, the territories (populations for rates,
-    arrondissements expected at that level), the public series named by the referential, the
-    secrecy threshold of the parameters. Returns ``(files written, {fiche id: statut})``.
+    Returns ``(files written, {fiche id: statut})``.
     """
-    from . import collection, indicators, public_data, territories
+    from . import evaluation, indicators, parameters
 
-    ref = plan.referential
-    observations = collection.load_collection([plan.data_dir], ref).observations
-    terr = territories.load_territories()
-    public = {}
-    for ind in ref.indicators():
-        if ind.source == "public" and ind.serie and ind.serie not in public:
-            public[ind.serie] = public_data.series(ind.serie, ref)
-    expected = {"arrondissement": terr.arrondissements["arrondissement"].astype(str).tolist()}
-    table = indicators.indicator_table(ref, observations, plan.year, population=terr, public=public,
-                                       expected_territories=expected,
-                                       secret_threshold=int(plan.params.get("secret_threshold", 5)))
+    settings = parameters.validate(year=plan.year, referentiel=plan.referential.folder,
+                                   data_dir=str(plan.data_dir),
+                                   secret_threshold=plan.params.get("secret_threshold", 5))
+    ctx = evaluation.load_context(settings)
+    table = indicators.indicator_table(ctx.referential, ctx.observations, ctx.year, ctx.territories,
+                                       ctx.public, ctx.expected, secret_threshold=ctx.secret_threshold)
     written = indicators.write_indicator_table(table, tmp_dir)
-    statuses = indicators.fiche_statuses(ref, observations, plan.year, expected_territories=expected,
-                                         population=terr, public=public, fiches=plan.due)
+    statuses = indicators.fiche_statuses(ctx.referential, ctx.observations, ctx.year, ctx.expected,
+                                         ctx.territories, ctx.public, fiches=plan.due)
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
     return [Path(p) for p in written.values()], status_map
 
@@ -1287,6 +1282,9 @@ def run_years(
     client = None
     bar = _progress(len(tasks), quiet)
     side = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="plancadre-indicateurs")
+    futures: dict[cf.Future, PageTask] = {}
+    indicator_futures: dict[int, cf.Future] = {}
+    completed = False
     try:
         indicator_futures = {plan.year: side.submit(_indicators_step, plan, force, indicators_writer)
                              for plan in plans}
@@ -1316,16 +1314,25 @@ def run_years(
                 if bar is not None:
                     running = [futures[f].name for f in pending if f.running()]
                     bar.set_description_str(("en cours : " + ", ".join(sorted(running)[:3])
-                                             + ("…" if len(running) > 3 else "")) if running else "rendu")
+                                             + ("…" if len(running) > 3 else "")) if running else "rendu",
+                                            refresh=False)
                     bar.set_postfix_str(f"ok={counts[STATUS_OK]} échec={counts[STATUS_FAILED]}")
         for year, fut in indicator_futures.items():
             indicator_outcome[year] = fut.result()
+        completed = True
     finally:
         if bar is not None:
             bar.close()
-        side.shutdown(wait=True)
+        if not completed:  # interrupted: start nothing more, stop the kernels at work
+            for fut in list(futures) + list(indicator_futures.values()):
+                fut.cancel()
+            shutdown_kernels()
+        side.shutdown(wait=True, cancel_futures=not completed)
         if own_executor and executor is not None:
-            executor.shutdown(wait=True)
+            try:
+                executor.shutdown(wait=True, cancel_futures=not completed)
+            except TypeError:  # dask's ClientExecutor.shutdown(wait)
+                executor.shutdown(wait=True)
         if client is not None:
             try:
                 client.run(shutdown_kernels)
@@ -1655,6 +1662,13 @@ def command_run(args: argparse.Namespace) -> int:
     """``plancadre-eval run``: 0 when every page is rendered, 1 if any failed or the input is
     invalid, 2 on usage errors. Progress on stderr, summary table on stdout."""
     t0 = time.perf_counter()
+    import signal
+
+    def _terminate(signum, frame):  # SIGTERM: stop like Ctrl-C (kernels shut down, pages intact)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate) \
+        if threading.current_thread() is threading.main_thread() else None
     try:
         referential, requests, shown = prepare_requests(args)
         result = run_years(requests, referential=referential, out_dir=args.out, fiches=args.fiche,
@@ -1670,9 +1684,12 @@ def command_run(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         shutdown_kernels()
-        print("Interrompu : les pages déjà écrites sont complètes, les autres sont inchangées.",
+        print("\nInterrompu : les pages déjà écrites sont complètes, les autres sont inchangées.",
               file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
         print(format_summary(result.records))
         print(f"Pages dans {result.out_dir} ({time.perf_counter() - t0:.1f} s).")
