@@ -49,14 +49,16 @@ ALL_PAGES = ["fiche-1.1", "fiche-2.10", "fiche-4.5", "synthese", "diagnostic"]
 # --- the small project ------------------------------------------------------------------------
 
 def _fiche(fid: str, axe: str, freq: str = "annuelle", public: bool = False) -> dict:
-    ind = {"id": f"{fid}.1", "libelle": f"Indicateur {fid}.1", "type": "comptage",
-           "unite": "personnes", "niveau": "departement"}
-    if public:
-        ind.update(source="public", serie="etat4001_cbv_famille")
+    inds = [{"id": f"{fid}.1", "libelle": f"Indicateur {fid}.1", "type": "comptage",
+             "unite": "personnes", "niveau": "departement"}]
+    if public:  # a second indicator, computed from public statistics (never collected)
+        inds.append({"id": f"{fid}.2", "libelle": f"Indicateur public {fid}.2", "type": "comptage",
+                     "unite": "faits", "niveau": "departement", "source": "public",
+                     "serie": "etat4001_cbv_famille"})
     return {"id": fid, "axe": axe, "titre": f"Fiche de test {fid}", "objectif": "Tester le runner",
             "nature": "nouvelle", "pilotes": ["Préfecture"], "pilote_court": "PREF",
             "partenaires": ["Associations"], "territoire": "Départemental",
-            "frequence": {"code": freq, "libelle": freq}, "indicateurs": [ind]}
+            "frequence": {"code": freq, "libelle": freq}, "indicateurs": inds}
 
 
 def make_project(root: Path) -> Path:
@@ -714,3 +716,35 @@ def test_warm_run_starts_no_kernel_and_is_fast(executed, tmp_path):
     result = proj.run(page_function=runner.execute_page, executor=NoExecutor())
     assert time.perf_counter() - t0 < 5  # generous bound; `make bench` measures the real figure
     assert rendered(result) == []
+
+
+@pytest.mark.slow
+def test_cli_end_to_end_with_the_real_validation_and_indicator_table(cli_project, capsys):
+    """`plancadre-eval run` as a user types it: params/2021.yaml, collection validated by
+    collection.load_collection, indicator table by the engine, then a warm run reusing everything."""
+    pytest.importorskip("plancadre_eval.evaluation")
+    from plancadre_eval.cli import main
+
+    assert main(["run", "--year", "2021", "--fiche", "1.1", "--jobs", "1", "--quiet"]) == 0, \
+        capsys.readouterr().err
+    year_dir = cli_project / "outputs" / "2021"
+    for name in ("fiche-1.1.html", "fiche-1.1.ipynb", "synthese.html", "index.html",
+                 "indicateurs.csv", "indicateurs.xlsx", "manifest.json"):
+        assert (year_dir / name).exists(), name
+    assert (cli_project / "outputs" / "index.html").exists()
+    manifest = json.loads((year_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["fichier_parametres"] == "params/2021.yaml"
+    assert manifest["parametres"] == {"year": 2021, "data_dir": "data/demo",
+                                      "referentiel": "data/referentiel/plan-cadre-2019-2022",
+                                      "secret_threshold": 5}
+    assert manifest["validation"]["fiches_par_fichier"]["fiche-2.10.csv"] == ["2.10"]
+    assert manifest["indicateurs"]["statut"] == "ok"
+    assert set(manifest["indicateurs"]["statuts_fiches"]) == {"1.1", "2.10", "4.5"}
+    assert not (year_dir / "fiche-2.10.html").exists()  # not asked for
+    index = (year_dir / "index.html").read_text(encoding="utf-8")
+    assert "non produite" in index  # 2.10 and 4.5 are due but were not asked for
+
+    assert main(["run", "--year", "2021", "--fiche", "1.1", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^fiche-1\.1\s+ok\s+réutilisé", out, re.M)
+    assert "0 produite(s), 3 réutilisée(s), 0 échec(s)." in out
