@@ -173,6 +173,13 @@ def display_path(path: str | os.PathLike, root: Path) -> str:
         return p.as_posix()
 
 
+def _shown_path(path: str | os.PathLike, root: Path) -> str:
+    """Path shown in a page: relative to the project root when inside it, else its last part only
+    (pages never hold absolute paths: they must be identical from one machine to another)."""
+    shown = display_path(path, root)
+    return Path(shown).name if Path(shown).is_absolute() else shown
+
+
 def _resolve(root: Path, value: str | os.PathLike) -> Path:
     """``value`` as an absolute path, relative ones taken from the project root (as notebooks do)."""
     p = Path(value).expanduser()
@@ -1521,7 +1528,7 @@ def render_year_index(plan: YearPlan, pages: dict[str, Any], root: Path,
     for name, label in (("synthese", "Synthèse de l'année"), ("diagnostic", "Diagnostic départemental")):
         if name in pages or name == "synthese":
             others.append({"nom": name, "libelle": label, **page_row(name)})
-    data_dir = display_path(plan.data_dir, root)
+    data_dir = _shown_path(plan.data_dir, root)
     data_files = [{"fichier": f"{data_dir}/{name}", "sha256": sha,
                    "fiches": ", ".join(plan.fiches_by_file.get(name, []))}
                   for name, sha in sorted(plan.data_files.items())]
@@ -1529,12 +1536,13 @@ def render_year_index(plan: YearPlan, pages: dict[str, Any], root: Path,
                   if (plan.year_dir / name).exists()]
     n_failed = sum(1 for name in pages if pages[name].get("statut") == STATUS_FAILED
                    and (name.startswith("fiche-") and name[6:] in shown or name in ("synthese", "diagnostic")))
-    params = {k: v for k, v in plan.params.items()}
+    params = {k: (_shown_path(_resolve(root, v), root) if k in ("data_dir", "referentiel") else v)
+              for k, v in plan.params.items()}
     return render_page(
         "annee.html.j2",
         annee=plan.year, plan=ref.plan, axes=axes, autres=others, donnees=data_files,
         dossier_donnees=data_dir, sources=plan.sources, indicateurs=indicators,
-        parametres=params, referentiel=display_path(ref.folder, root),
+        parametres=params, referentiel=_shown_path(ref.folder, root),
         empreinte_referentiel=plan.referential_hash, empreinte_bibliotheque=plan.library_hash,
         n_echecs=n_failed, demonstration=(plan.data_dir / "DEMONSTRATION").exists(),
     )

@@ -514,6 +514,16 @@ def test_year_index_groups_fiches_by_axe_and_lists_the_data(project):
     assert 'href="2021/index.html"' in top
 
 
+def test_index_shows_no_absolute_path_for_data_outside_the_project(project, tmp_path):
+    outside = tmp_path / "collecte-2021"
+    shutil.copytree(project.root / "data", outside)
+    result = project.run(params=dict(project.params, data_dir=str(outside)))
+    assert result.exit_code == 0
+    index = (project.year_dir / "index.html").read_text(encoding="utf-8")
+    assert str(tmp_path) not in index
+    assert "<code>collecte-2021/fiche-2.10.csv</code>" in index
+
+
 def test_index_and_pages_are_identical_from_one_run_to_the_next(project):
     project.run()
     first = {p.name: p.read_bytes() for p in project.year_dir.glob("*.html")}
