@@ -193,8 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Boucle naïve (papermill puis nbconvert, une fiche après l'autre) : "
           f"{per_fiche:.1f} s par fiche, {naive_total:.0f} s pour {len(due)} fiches"
           + (f" (extrapolé depuis {len(sample)} fiche(s) mesurée(s))" if extrapolated else ""))
-    print(f"plancadre-eval run à froid : {t_cold:.1f} s pour {n_pages} pages (fiches, synthèse, "
-          f"diagnostic) + index + indicateurs, soit {ratio:.1f}x plus rapide")
+    kinds = [f"{sum(1 for n in change_manifest['pages'] if n.startswith('fiche-'))} fiches"] + \
+        [label for name, label in (("synthese", "synthèse"), ("diagnostic", "diagnostic"))
+         if name in change_manifest["pages"]]
+    print(f"plancadre-eval run à froid : {t_cold:.1f} s pour {n_pages} pages ({', '.join(kinds)}) "
+          f"+ index + indicateurs, soit {ratio:.1f}x plus rapide")
     print(f"plancadre-eval run à chaud (rien de changé) : {t_warm:.2f} s")
     print(f"Après modification ({description}) : {t_change:.1f} s ; pages produites à nouveau : "
           f"{', '.join(change_rendered) or 'aucune'} ; index {'réécrit' if index_changed else 'inchangé'}")
