@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -581,22 +582,42 @@ def browser():
         manager.stop()
 
 
-def render_year(out: Path, year: str = RENDER_YEAR, jobs: int = 2, timeout: float = 900) -> float:
+def render_year(out: Path, year: str = RENDER_YEAR, jobs: int = 2, timeout: float = 300) -> float:
     """Render ``year`` from the demo data into ``out`` by calling ``plancadre_eval.cli.main`` in a
-    child Python (isolated from Playwright's event loop). Returns the duration in seconds."""
+    child Python (isolated from Playwright's event loop). Returns the duration in seconds.
+
+    The child's output goes to a file, not a pipe (a kernel outliving the runner would otherwise
+    hold the pipe open and hang the tests), and it runs in its own process group, which is ended
+    when it exits or after ``timeout`` seconds (a French failure then says so).
+    """
     argv = ["run", "--year", year, "--out", str(out), "--jobs", str(jobs), "--quiet"]
     code = ("import sys; from plancadre_eval.cli import main; "
             f"sys.exit(main({argv!r}))")
     env = dict(os.environ, MPLBACKEND="Agg")
     env.pop("PLANCADRE_NOTEBOOKS", None)  # the project's notebooks, not a benchmark's
+    log_path = out.parent / f"{out.name}-run.log"
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            try:  # leftovers of the run only (its own process group): kernels, workers
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-        pytest.fail(f"`plancadre-eval {' '.join(argv)}` a échoué (code {proc.returncode}) :\n{tail}",
-                    pytrace=False)
+    tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-25:])
+    if returncode is None:
+        pytest.fail(f"`plancadre-eval {' '.join(argv)}` n'a pas fini en {timeout:.0f} s (arrêté). "
+                    f"Journal : {log_path}\n{tail}", pytrace=False)
+    if returncode != 0:
+        pytest.fail(f"`plancadre-eval {' '.join(argv)}` a échoué (code {returncode}). "
+                    f"Journal : {log_path}\n{tail}", pytrace=False)
     return seconds
 
 
