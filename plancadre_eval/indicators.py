@@ -44,7 +44,6 @@ import datetime as dt
 import io
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1308,16 +1307,10 @@ def discrepancies(referential: Referential, observations: pd.DataFrame | None,
 # --- files ------------------------------------------------------------------------------------------
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Atomic write shared with the HTML pages (temporary file + ``os.replace``)."""
+    from .rendering import write_atomic
+
+    write_atomic(path, data)
 
 
 def _csv_bytes(table: pd.DataFrame) -> bytes:
