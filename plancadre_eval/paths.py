@@ -2,7 +2,7 @@
 
 The package is installed in editable mode from the repository, so the project root is the parent of
 this package. ``PLANCADRE_ROOT`` overrides it (e.g. for an installed copy pointing at a data folder).
-All paths returned are absolute; nothing here reads ``../shared``.
+All paths returned are absolute; nothing here reads the read-only source folder beside the project.
 """
 
 from __future__ import annotations

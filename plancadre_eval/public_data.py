@@ -1,6 +1,6 @@
 """Public crime statistics: État 4001 and SSMSI tidy tables, and the public series of the plan.
 
-Everything is read from the project copy ``data/public/`` (never from ``/work/shared``):
+Everything is read from the project copy ``data/public/`` (never from the original source folder):
 
 - ``etat4001-services-2012-2020/``: État 4001 (ministère de l'Intérieur), annual counts of recorded
   offences ("faits constatés") of the 107 index, per police service (PN) and gendarmerie company

@@ -1,6 +1,6 @@
 """Territories of the Pas-de-Calais: communes, arrondissements, EPCI, legal populations, boundaries.
 
-Everything is read from the project copy ``data/territoires/`` (never from ``/work/shared``):
+Everything is read from the project copy ``data/territoires/`` (never from the original source folder):
 
 - ``insee-cog-2024/``: INSEE Code officiel géographique at 1 January 2024 (890 communes, 7
   arrondissements, the département). It is the reference list of communes and their names.
