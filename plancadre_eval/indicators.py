@@ -54,6 +54,7 @@ import pandas as pd
 
 from . import formatting, secrecy
 from .referential import (
+    coerce_year,
     COMPONENTS, Fiche, Indicator, Milestone, Referential, Target, fiche_sort_key,
 )
 
@@ -164,13 +165,9 @@ def check_year(year, referential: Referential) -> int:
     """``year`` as an int if data may exist for it (reference year to last plan year)."""
     years = referential.plan.data_years
     valid = f"{years[0]} à {years[-1]}"
-    if isinstance(year, bool):
-        raise ValueError(f"L'année {year!r} n'est pas une année (années possibles : {valid}).")
     try:
-        if isinstance(year, float) and not year.is_integer():
-            raise ValueError
-        value = int(year)
-    except (TypeError, ValueError):
+        value = coerce_year(year)
+    except ValueError:
         raise ValueError(f"L'année {year!r} n'est pas une année (années possibles : {valid}).") from None
     if value not in years:
         raise ValueError(f"L'année {value} est hors du plan : années possibles {valid}.")

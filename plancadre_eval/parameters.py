@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
-from .referential import Fiche, Referential, load_referential
+from .referential import Fiche, Referential, coerce_year, load_referential
 
 
 class ParameterError(ValueError):
@@ -52,10 +52,8 @@ def check_year(year, referential: Referential) -> int:
     years = referential.plan.years
     valid = ", ".join(str(y) for y in years)
     try:
-        if isinstance(year, float) and not year.is_integer():
-            raise ValueError
-        value = int(str(year).strip().removesuffix(".0"))
-    except (TypeError, ValueError):
+        value = coerce_year(year.strip().removesuffix(".0") if isinstance(year, str) else year)
+    except ValueError:
         raise ParameterError(f"year {year!r} n'est pas une année. Années valides : {valid}.") from None
     if value not in years:
         raise ParameterError(f"year {value} est hors du plan. Années valides : {valid}.")

@@ -252,6 +252,17 @@ class Referential:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
 
+def coerce_year(value: Any) -> int:
+    """``value`` as an int year (2021, 2021.0, "2021"); ValueError for anything else (True, 2021.5,
+    "deux mille"). Callers add the French message naming the valid years."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    try:
+        return int(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise ValueError(value) from None
+
+
 def fiche_sort_key(fiche_id: str) -> tuple[int, ...]:
     """Natural order of ids: "2.9" < "2.10"."""
     return tuple(int(p) if p.isdigit() else 0 for p in str(fiche_id).split("."))

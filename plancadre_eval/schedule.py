@@ -20,7 +20,7 @@ annuelle_apres_2e_annee     every year from the end of the 2nd year: ``debut + 1
 
 from __future__ import annotations
 
-from .referential import FREQUENCY_CODES, Fiche, Plan, Referential
+from .referential import FREQUENCY_CODES, Fiche, Plan, Referential, coerce_year
 
 EVERY_YEAR = ("annuelle", "continue", "point_etape_annuel", "non_precisee", "semestrielle")
 
@@ -28,13 +28,9 @@ EVERY_YEAR = ("annuelle", "continue", "point_etape_annuel", "non_precisee", "sem
 def check_plan_year(year, plan: Plan) -> int:
     """``year`` as an int if it is a year of the plan; a French ValueError otherwise."""
     valid = ", ".join(str(y) for y in plan.years)
-    if isinstance(year, bool):
-        raise ValueError(f"L'année {year!r} n'est pas une année. Années du plan : {valid}.")
     try:
-        if isinstance(year, float) and not year.is_integer():
-            raise ValueError
-        value = int(year)
-    except (TypeError, ValueError):
+        value = coerce_year(year)
+    except ValueError:
         raise ValueError(f"L'année {year!r} n'est pas une année. Années du plan : {valid}.") from None
     if value not in plan.years:
         raise ValueError(f"L'année {value} est hors du plan ({plan.annee_debut}-{plan.annee_fin}). "
