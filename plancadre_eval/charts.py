@@ -561,6 +561,61 @@ def diagnostic_chart(table, *, value: str = "taux_pour_mille",
     return fig
 
 
+def departements_bars(table, *, highlight: str = "62", highlight_label: str = "Pas-de-Calais",
+                      references: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+                      title: str = "") -> Figure:
+    """Départements side by side: one panel per indicator, one horizontal bar per département.
+
+    ``table``: ``indicateur`` (panel title), ``departement`` (code), ``nom`` (label) and
+    ``taux_pour_mille`` (float) for a single year. The ``highlight`` département is drawn in
+    another colour (and its label in bold), named ``highlight_label`` in the legend; each bar carries its value (2 decimals).
+    ``references`` ({indicateur: [(label, rate), ...]}) adds one vertical line per reference
+    (e.g. France métropolitaine), each with its own line style, named in the legend.
+    """
+    with _style():
+        inds = list(dict.fromkeys(table["indicateur"]))
+        n = max((len(table[table["indicateur"] == i]) for i in inds), default=1)
+        fig = new_figure((FIGSIZE[0] * 1.25, (0.34 * n + 1.0) * len(inds) + 0.9))
+        axes = fig.subplots(len(inds), 1, squeeze=False)[:, 0]
+        handles = [Patch(color=PALETTE[4], label="autre département"),
+                   Patch(color=PALETTE[5], label=highlight_label)]
+        ref_styles = ("--", ":", "-.")
+        for ax, ind in zip(axes, inds):
+            part = table[table["indicateur"] == ind].sort_values("departement")
+            positions = list(range(len(part)))[::-1]
+            values = [float(v) for v in part["taux_pour_mille"]]
+            colours = [PALETTE[5] if code == highlight else PALETTE[4] for code in part["departement"]]
+            ax.barh(positions, values, color=colours, height=0.62, zorder=2)
+            for pos, v in zip(positions, values):
+                ax.annotate(formatting.format_number(v, 2), (v, pos), textcoords="offset points",
+                            xytext=(4, 0), va="center", fontsize=8, color="#1A1A1A")
+            top = max(values + [0.0]) or 1.0
+            for k, (label, rate) in enumerate((references or {}).get(ind, ())):
+                ax.axvline(float(rate), color="#1A1A1A", linestyle=ref_styles[k % 3], linewidth=1.2,
+                           zorder=3)
+                top = max(top, float(rate))
+            ax.set_yticks(positions)
+            ax.set_yticklabels(list(part["nom"]))
+            for tick, code in zip(ax.get_yticklabels(), part["departement"]):
+                if code == highlight:
+                    tick.set_fontweight("bold")
+            ax.set_xlim(0, top * 1.2)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+            ax.xaxis.set_major_formatter(french_formatter(1))
+            ax.set_title(ind, loc="left", fontsize=10)
+            ax.grid(axis="x", color=LIGHT_GREY, linewidth=0.6, zorder=0)
+        axes[-1].set_xlabel("pour 1 000 habitants")
+        first_refs = next(iter((references or {}).values()), ())
+        handles += [Line2D([], [], color="#1A1A1A", linestyle=ref_styles[k % 3], label=label)
+                    for k, (label, _) in enumerate(first_refs)]
+        fig.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.02, 0.0), frameon=False,
+                   ncols=2)
+        if title:
+            fig.suptitle(_wrap(title, 90), x=0.02, ha="left", fontsize=10)
+        set_margins(fig, left=1.3, right=0.3, top=0.75 if title else 0.35, bottom=1.15, hspace=0.6)
+    return fig
+
+
 # --- output ---------------------------------------------------------------------------------
 
 def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:

@@ -38,7 +38,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from . import demo, formatting, indicators, provenance, schedule
-from .referential import Fiche, Indicator, Referential, fiche_sort_key
+from .referential import (
+    READING_LABELS, UNDATED_TEXT, Fiche, Indicator, Referential, fiche_sort_key, origin_label,
+)
 from .rendering import status_class
 
 # --- constants ---------------------------------------------------------------------------------
@@ -113,6 +115,7 @@ summary{cursor:pointer;color:#005a8c}
 .chiffres{display:flex;flex-wrap:wrap;gap:.8em;margin:1em 0}
 figure.graphique{margin:1em 0 1.5em}
 figure.graphique img{display:block}
+.origine-plan{display:block;font-size:.88em;font-style:italic;color:#6b3e00}
 </style>"""
 
 
@@ -504,6 +507,62 @@ def _years_text(years: Sequence[int]) -> str:
     return years[0] if len(years) == 1 else ", ".join(years[:-1]) + " et " + years[-1]
 
 
+# --- what the plan says and what the evaluators added (issue 15) ------------------------------
+
+#: Said next to the evaluation frequency when the plan asks for half-yearly values.
+HALF_YEARLY_NOTE = (
+    "le plan demande aussi un point tous les six mois pendant l'expérimentation ; le format de "
+    "collecte étant annuel (une valeur par indicateur, territoire et année), les valeurs "
+    "semestrielles ne sont pas collectées ni évaluées ici : les pilotes peuvent les donner en "
+    "commentaire")
+
+
+def _notes_html(label: str, notes: Sequence[str]) -> Html:
+    """``label`` followed by each note on its own line (class ``origine-plan``)."""
+    return Html(esc(label) + "".join(f'<span class="origine-plan">{esc(n)}</span>' for n in notes
+                                     if n))
+
+
+def indicator_notes(ind: Indicator, public: dict[str, pd.DataFrame] | None = None) -> list[str]:
+    """What a reader must know about an indicator's wording, shown under its label: its origin
+    when the plan did not adopt it as such ("indicateur ajouté pour l'évaluation") and, for a public
+    series, what the series measures ("mesuré par : …")."""
+    notes = [origin_label("indicateur", ind.origine)]
+    serie = (public or {}).get(ind.serie or "") if ind.source == "public" else None
+    if serie is not None and serie.attrs.get("mesure"):
+        notes.append(f"mesuré par : {serie.attrs['mesure']}")
+    return [n for n in notes if n]
+
+
+def target_notes(fiche: Fiche, label: str) -> list[str]:
+    """Origin and reading of the fiche's target named ``label`` ("cible déduite du plan",
+    "fourchette du plan ramenée à une valeur")."""
+    for t in fiche.cibles:
+        if t.libelle == label:
+            return [n for n in (origin_label("cible", t.origine), READING_LABELS.get(t.lecture, ""))
+                    if n]
+    return []
+
+
+def milestone_notes(fiche: Fiche, milestone_id: str) -> list[str]:
+    for m in fiche.jalons:
+        if m.id == milestone_id:
+            return [n for n in (origin_label("jalon", m.origine),) if n]
+    return []
+
+
+def baseline_notes(fiche: Fiche, indicator_id: str, territory: str, year: Any) -> list[str]:
+    """Date and reading notes of the baseline used as reference for ``indicator_id`` in
+    ``territory`` (its ``year``): "date non précisée dans le plan", "plancher du plan … lu comme
+    valeur exacte"; nothing when the reference is not a baseline of the plan."""
+    for b in fiche.etat_des_lieux:
+        if (b.indicateur == indicator_id and b.territoire == territory
+                and not formatting.is_missing(year) and b.date.year == int(year)):
+            return [n for n in (UNDATED_TEXT if not b.date_precisee else "",
+                                READING_LABELS.get(b.lecture, "")) if n]
+    return []
+
+
 def fiche_header(data: FicheData) -> Html:
     """The page's ``h1`` (fiche and year), the demonstration notice and the fiche's identity: axe,
     objective, pilot, partners, territory, evaluation frequency, deadlines, means, related fiches."""
@@ -525,7 +584,8 @@ def fiche_header(data: FicheData) -> Html:
         ("Partenaires", esc(" ; ".join(f.partenaires)) if f.partenaires else MISSING),
         ("Territoire", esc(f.territoire)),
         ("Fréquence d'évaluation",
-         esc(f"{f.frequence.libelle} (évaluée en {_years_text(data.due_years)}){due_note}")),
+         esc(f"{f.frequence.libelle} (évaluée en {_years_text(data.due_years)}){due_note}"
+             + (f" — {HALF_YEARLY_NOTE}" if f.frequence.code == "semestrielle" else ""))),
     ]
     if f.delais:
         items.append(("Délais de mise en œuvre", esc(f.delais)))
@@ -595,7 +655,8 @@ def indicator_overview(data: FicheData) -> pd.DataFrame:
     rows = []
     for ind in data.fiche.indicateurs:
         r = data.row(ind.id)
-        base = [ind.id, ind.libelle]
+        notes = indicator_notes(ind, data.context.public)
+        base = [ind.id, _notes_html(ind.libelle, notes) if notes else ind.libelle]
         text = _not_quantified_text(ind)
         if text is not None:
             rows.append(base + [Span(text, 7)] + [None] * 6 + [MISSING])
@@ -624,7 +685,8 @@ def indicator_overview(data: FicheData) -> pd.DataFrame:
         diff = str(r["diffusion"])
         ref_text = value_text(r["reference"], ind, diff)
         if ref_text not in (MISSING, SECRET) and not formatting.is_missing(r["annee_reference"]):
-            ref_text += f" ({int(r['annee_reference'])})"
+            ref_notes = baseline_notes(data.fiche, ind.id, str(r["territoire"]), r["annee_reference"])
+            ref_text += f" ({', '.join([str(int(r['annee_reference']))] + ref_notes)})"
         cible = MISSING
         if not formatting.is_missing(r["cible"]):
             cible = Html(esc(value_text(r["cible"], ind)) + "<br>échéance : "
@@ -854,9 +916,15 @@ def target_overview(data: FicheData) -> pd.DataFrame:
         dummy = ind or Indicator(id="", fiche="", libelle="", type="comptage", unite=str(t["unite"]))
         ref_text = value_text(t["reference"], dummy)
         if ref_text != MISSING and not formatting.is_missing(t["date_reference"]):
-            ref_text += f" ({_date_text(t['date_reference'])})"
+            ref_notes = baseline_notes(data.fiche, str(t["indicateur"]), str(t["territoire"]),
+                                       pd.Timestamp(t["date_reference"]).year)
+            ref_text += (f" ({pd.Timestamp(t['date_reference']).year}, {', '.join(ref_notes)})"
+                         if UNDATED_TEXT in ref_notes else
+                         f" ({', '.join([_date_text(t['date_reference'])] + ref_notes)})")
+        notes = target_notes(data.fiche, str(t["cible"]))
         rows.append([
-            str(t["cible"]), str(t["indicateur"] or MISSING), ctx.name_of(str(t["territoire"])),
+            _notes_html(str(t["cible"]), notes) if notes else str(t["cible"]),
+            str(t["indicateur"] or MISSING), ctx.name_of(str(t["territoire"])),
             ref_text, value_text(t["valeur"], dummy),
             Html(esc(value_text(t["valeur_cible"], dummy, with_unit=dummy.type != "pourcentage"))
                  + "<br>échéance : " + esc(_date_text(t["echeance"]))),
@@ -893,7 +961,10 @@ def milestones_section(data: FicheData) -> Html:
     if ms.empty:
         return Html(_p("Cette fiche n'a pas de jalon daté."))
     table = pd.DataFrame({
-        "Jalon": list(ms["jalon"]), "Étape": list(ms["libelle"]),
+        "Jalon": list(ms["jalon"]),
+        "Étape": [_notes_html(str(lab), milestone_notes(data.fiche, str(j)))
+                  if milestone_notes(data.fiche, str(j)) else lab
+                  for j, lab in zip(ms["jalon"], ms["libelle"])],
         "Échéance": [_date_text(d) for d in ms["echeance"]],
         "Réalisation": [_date_text(d) if not formatting.is_missing(d) else "non déclarée"
                         for d in ms["realisation"]],
@@ -1459,6 +1530,12 @@ class DiagnosticData:
     context: Context
     table: pd.DataFrame
     approximations: dict[str, str]
+    #: The Pas-de-Calais among the other départements up to the year (SSMSI, all départements):
+    #: :func:`public_data.comparison_table`, :func:`public_data.departement_ranks`,
+    #: :func:`public_data.region_departements`.
+    comparison: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    region: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def year(self) -> int:
@@ -1466,14 +1543,21 @@ class DiagnosticData:
 
 
 def diagnostic_data(ctx: Context) -> DiagnosticData:
-    """Départemental totals, populations and rates per 1 000 inhabitants up to ``ctx.year``."""
+    """Départemental totals, populations and rates per 1 000 inhabitants up to ``ctx.year``, and
+    the comparison with the region, metropolitan France and France (same SSMSI edition)."""
     from . import public_data
 
     table = public_data.diagnostic_table(ctx.territories)
     table = table[table["annee"] <= ctx.year].reset_index(drop=True)
     approximations = {code: public_data.series(code).attrs.get("approximation", "")
                       for code in dict.fromkeys(table["serie"])}
-    return DiagnosticData(context=ctx, table=table, approximations=approximations)
+    base = public_data.load_ssmsi_departements()
+    base = base[base["annee"] <= ctx.year]
+    dep = ctx.departement
+    return DiagnosticData(context=ctx, table=table, approximations=approximations,
+                          comparison=public_data.comparison_table(base, dep),
+                          ranks=public_data.departement_ranks(base, dep),
+                          region=public_data.region_departements(base))
 
 
 def diagnostic_header(dd: DiagnosticData) -> Html:
@@ -1543,7 +1627,154 @@ def diagnostic_series_section(dd: DiagnosticData) -> Html:
 def diagnostic_caveats_section(dd: DiagnosticData) -> Html:
     return Html(_ul(DIAGNOSTIC_CAVEATS)
                 + _p("Population : celle qu'utilise l'édition SSMSI retenue pour l'année, sinon les "
-                     "populations légales INSEE du millésime indiqué dans chaque tableau."))
+                     "populations légales INSEE du millésime indiqué dans chaque tableau.")
+                + population_vintage_note(dd))
+
+
+# --- the plan's own figures and the comparison with other départements (issue 15) -------------
+
+PERIMETER_LABELS = {"departement": "Pas-de-Calais", "region": "Hauts-de-France",
+                    "france_metropolitaine": "France métropolitaine", "france": "France"}
+#: Why the preface's figures are shown as the plan's and not recomputed.
+PLAN_FIGURES_NOTE = (
+    "Ces chiffres sont ceux que cite l'avant-propos du plan (source : plan cadre). Aucun jeu de "
+    "données public ne les reproduit : l'État 4001 et la base départementale du SSMSI ne donnent ni "
+    "le sexe des victimes ni les violences conjugales, et leurs indicateurs ne correspondent pas aux "
+    "catégories du plan (« violences envers les femmes », « violences intrafamiliales »). Ils ne se "
+    "comparent donc pas aux séries publiques ci-dessous.")
+
+
+def plan_figures(ref: Referential) -> pd.DataFrame:
+    """The figures quoted by the plan itself (``chiffres_plan`` of ``plan.yaml``), as strings:
+    ``Chiffre du plan``, ``Année``, ``Valeur``, ``Lecture``, ``Source``."""
+    rows = []
+    for c in ref.chiffres:
+        value = formatting.format_number(c.valeur, 0 if float(c.valeur).is_integer() else 2)
+        shown = f"{value} %" if c.unite == "%" else f"{value} {c.unite}"
+        if c.lecture == "plancher":
+            shown = f"plus de {shown}"
+        rows.append([c.libelle, str(c.annee), shown, READING_LABELS.get(c.lecture, "valeur du plan"),
+                     c.source])
+    return pd.DataFrame(rows, columns=["Chiffre du plan", "Année", "Valeur", "Lecture", "Source"],
+                        dtype=object)
+
+
+def diagnostic_plan_figures_section(dd: DiagnosticData) -> Html:
+    """The preface's figures, labelled as the plan's, with why no public dataset reproduces them."""
+    table = plan_figures(dd.context.referential)
+    if table.empty:
+        return Html(_p("Le référentiel ne reprend aucun chiffre cité par le plan lui-même."))
+    return Html(html_table(table, "Chiffres cités par le plan (avant-propos), source : plan cadre",
+                           numeric=("Valeur",), row_header="Chiffre du plan")
+                + _p(PLAN_FIGURES_NOTE))
+
+
+def comparison_overview(dd: DiagnosticData, indicateur: str) -> pd.DataFrame:
+    """One SSMSI indicator year by year (strings): ``Année``, the rate per 1 000 inhabitants of
+    the Pas-de-Calais, Hauts-de-France, France métropolitaine and France, and ``Rang du
+    Pas-de-Calais`` among the metropolitan départements (1 = highest rate)."""
+    comp = dd.comparison[dd.comparison["indicateur"] == indicateur]
+    ranks = dd.ranks[dd.ranks["indicateur"] == indicateur].set_index("annee")
+    rows = []
+    for year in sorted(set(comp["annee"])):
+        part = comp[comp["annee"] == year].set_index("perimetre")
+        rank = (f"{int(ranks.at[year, 'rang'])}e sur {int(ranks.at[year, 'sur'])}"
+                if year in ranks.index else MISSING)
+        rows.append([str(year)] + [formatting.format_number(part.at[p, "taux_pour_mille"], 2)
+                                   if p in part.index else MISSING
+                                   for p in PERIMETER_LABELS] + [rank])
+    return pd.DataFrame(rows, columns=["Année"] + list(PERIMETER_LABELS.values())
+                        + ["Rang du Pas-de-Calais"], dtype=object)
+
+
+def region_overview(dd: DiagnosticData, indicateur: str) -> pd.DataFrame:
+    """The five Hauts-de-France départements year by year (strings): ``Année`` then one rate per
+    1 000 inhabitants column per département."""
+    part = dd.region[dd.region["indicateur"] == indicateur]
+    names = list(dict.fromkeys(part.sort_values("departement")["nom"]))
+    rows = []
+    for year in sorted(set(part["annee"])):
+        by = part[part["annee"] == year].set_index("nom")["taux_pour_mille"]
+        rows.append([str(year)] + [formatting.format_number(by.get(n), 2) for n in names])
+    return pd.DataFrame(rows, columns=["Année"] + names, dtype=object)
+
+
+def diagnostic_comparison_section(dd: DiagnosticData) -> Html:
+    """Pas-de-Calais beside Hauts-de-France, France métropolitaine and France (rates = sum of
+    counts / sum of populations), its rank among the metropolitan départements, and the five
+    départements of the region side by side (chart of the evaluated year and table of every year)."""
+    from . import charts, public_data
+
+    comp = dd.comparison
+    if comp.empty:
+        return Html(_p(f"Aucune donnée nationale du SSMSI jusqu'en {dd.year}."))
+    out = []
+    for ind in dict.fromkeys(comp["indicateur"]):
+        years = sorted(set(comp.loc[comp["indicateur"] == ind, "annee"]))
+        out.append(f"<h3>{esc(ind)}</h3>")
+        out.append(html_table(comparison_overview(dd, ind),
+                              f"{ind} : victimes enregistrées pour 1 000 habitants, "
+                              f"{years[0]}-{years[-1]}",
+                              numeric=list(PERIMETER_LABELS.values()), row_header="Année"))
+    out.append(_p("Taux d'un ensemble de départements = somme des victimes enregistrées / somme des "
+                  "populations × 1 000 (jamais une moyenne des taux départementaux). Rang : place "
+                  "du Pas-de-Calais parmi les 96 départements de France métropolitaine, du taux le "
+                  "plus élevé (1er) au plus faible. France = 96 départements métropolitains et 5 "
+                  "d'outre-mer."))
+    last = max(comp["annee"])
+    reg = dd.region[dd.region["annee"] == last]
+    if not reg.empty:
+        refs = {}
+        for ind in dict.fromkeys(reg["indicateur"]):
+            part = comp[(comp["indicateur"] == ind) & (comp["annee"] == last)].set_index("perimetre")
+            refs[ind] = [(PERIMETER_LABELS[p], float(part.at[p, "taux_pour_mille"]))
+                         for p in ("region", "france_metropolitaine") if p in part.index]
+        fig = charts.departements_bars(
+            reg, references=refs,
+            title=f"Victimes enregistrées pour 1 000 habitants en {last}, départements des "
+                  "Hauts-de-France")
+        parts = []
+        for ind in dict.fromkeys(reg["indicateur"]):
+            p = reg[reg["indicateur"] == ind].sort_values("departement")
+            vals = ", ".join(f"{n} {formatting.format_number(v, 2)}"
+                             for n, v in zip(p["nom"], p["taux_pour_mille"]))
+            ref_text = ", ".join(f"{lab} {formatting.format_number(v, 2)}" for lab, v in refs[ind])
+            parts.append(f"{ind} : {vals} (repères : {ref_text})")
+        alt = (f"Barres horizontales, taux pour 1 000 habitants en {last} des cinq départements des "
+               "Hauts-de-France : " + " ; ".join(parts) + ".")
+        out.append("<h3>Les cinq départements des Hauts-de-France</h3>")
+        out.append(figure(fig, alt, "Pas-de-Calais en orange ; traits verticaux : taux des "
+                                    "Hauts-de-France (tirets) et de la France métropolitaine "
+                                    "(pointillés)."))
+        for ind in dict.fromkeys(dd.region["indicateur"]):
+            yrs = sorted(set(dd.region.loc[dd.region["indicateur"] == ind, "annee"]))
+            out.append(html_table(region_overview(dd, ind),
+                                  f"{ind} : victimes enregistrées pour 1 000 habitants par "
+                                  f"département des Hauts-de-France, {yrs[0]}-{yrs[-1]}",
+                                  numeric=[c for c in region_overview(dd, ind).columns
+                                           if c != "Année"], row_header="Année"))
+    out.append(f'<div class="note-source" role="note"><p><strong>Source</strong> : '
+               f"{esc(public_data.FRANCE_LABEL)}, indicateurs « "
+               f"{' » et « '.join(public_data.COMPARISON_INDICATORS)} » (unité de compte : "
+               "victime) ; même édition que les séries du Pas-de-Calais ci-dessus.</p></div>")
+    return Html("".join(out))
+
+
+def population_vintage_note(dd: DiagnosticData) -> str:
+    """A sentence naming the years whose rates use a population of another year (the État 4001
+    years before the SSMSI edition: the project has no populations légales for them)."""
+    t = dd.table
+    other = t[t["millesime_population"] != t["annee"]]
+    if other.empty:
+        return ""
+    years = sorted({int(a) for a in other["annee"]})
+    vintages = sorted({int(v) for v in other["millesime_population"]})
+    pops = sorted({int(v) for v in other["population"]})
+    return _p(f"Pour {_years_text(years)}, le projet ne dispose pas des populations légales de ces "
+              f"années : les taux utilisent la population du millésime "
+              f"{_years_text(vintages)} ({', '.join(formatting.format_number(p, 0) for p in pops)} "
+              "habitants). Ces taux sont donc approchés ; leur évolution reflète celle des faits, "
+              "pas celle de la population.")
 
 
 def diagnostic_provenance_section(dd: DiagnosticData) -> Html:
@@ -1552,4 +1783,5 @@ def diagnostic_provenance_section(dd: DiagnosticData) -> Html:
     ctx = dd.context
     return Html(_p(f"Produit par {provenance.library_version()} ; référentiel : "
                    f"{provenance.display_path(ctx.referential.folder)}.")
-                + _editions_table(public_data.editions(include_territories=True)))
+                + _editions_table(public_data.editions(include_territories=True,
+                                                       include_france=True)))

@@ -97,7 +97,7 @@ TABLE_COLUMNS = (
     "valeur_n_1", "evolution", "evolution_pct", "reference", "annee_reference",
     "evolution_reference_pct", "cible", "echeance_cible", "progression_pct", "statut", "diffusion",
     "motif_secret", "source", "commentaire", "numerateur", "denominateur", "effectif", "origine",
-    "origine_reference", "texte",
+    "origine_reference", "texte", "origine_indicateur",
 )
 #: Helper columns used by secrecy for values of other years (not written to files).
 HELPER_COLUMNS = ("effectif_n_1", "effectif_reference")
@@ -897,6 +897,7 @@ def _indicator_rows(engine: _Engine, fiche: Fiche, ind: Indicator, year: int,
             "effectif": c.effectif if c else NAN,
             "origine": (c.origine if c and c.origine else ORIGIN_MISSING),
             "origine_reference": "", "texte": c.texte if c else "",
+            "origine_indicateur": str(ind.origine),
             "effectif_n_1": NAN, "effectif_reference": NAN,
         }
         if ind.source == "public" and ind.serie not in engine.public and terr == engine.dept:

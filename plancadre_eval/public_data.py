@@ -98,6 +98,9 @@ class SeriesSpec:
     indexes: tuple[int, ...] = ()   # État 4001 index summed
     by_company: bool = False        # one row per gendarmerie company + the "62" total
     indicateur: str | None = None   # SSMSI indicator
+    #: What the series actually counts, in a few words, shown in the indicator table of a fiche
+    #: ("mesuré par : …") so that no reader takes it for the plan's wording.
+    mesure: str = ""
 
 
 _BREAK_2012_2015 = ("le ministère signale une rupture statistique pour les années 2012 à 2015 "
@@ -107,7 +110,7 @@ _STOPS_2020 = "la série publiée s'arrête en 2020 (pas de valeur pour 2021 et 
 SERIES: dict[str, SeriesSpec] = {
     s.code: s for s in (
         SeriesSpec(
-            "etat4001_cbv_famille",
+            "etat4001_cbv",
             "Coups et blessures volontaires criminels ou correctionnels (État 4001, index 7)",
             "etat4001", "faits constatés",
             "Le plan compte les coups et blessures volontaires commis dans la sphère familiale, "
@@ -117,7 +120,8 @@ SERIES: dict[str, SeriesSpec] = {
             "soit le sexe de la victime. Elle surestime donc le phénomène visé et n'en suit que "
             "l'ordre de grandeur et l'évolution ; le ministère signale une rupture pour les données "
             f"de la police avant mars 2015 ; {_STOPS_2020}.",
-            indexes=(7,), by_company=True),
+            indexes=(7,), by_company=True,
+            mesure="coups et blessures volontaires, tous contextes — État 4001, index 7"),
         SeriesSpec(
             "etat4001_violences_mineurs",
             "Violences, mauvais traitements et abandons d'enfants (État 4001, index 52)",
@@ -128,7 +132,9 @@ SERIES: dict[str, SeriesSpec] = {
             "précise pas l'âge des victimes et qui ne distingue pas les violences commises dans la "
             f"famille ; {_BREAK_2012_2015} (le total départemental double entre 2013 et 2014) ; "
             f"{_STOPS_2020}.",
-            indexes=(52,), by_company=True),
+            indexes=(52,), by_company=True,
+            mesure=("violences, mauvais traitements et abandons d'enfants, tous âges et tous contextes "
+                    "— État 4001, index 52")),
         SeriesSpec(
             "etat4001_menaces",
             "Menaces ou chantages (État 4001, index 11 et 12)",
@@ -137,7 +143,8 @@ SERIES: dict[str, SeriesSpec] = {
             "ou chantages pour extorsion de fonds ») et 12 (« Menaces ou chantages dans un autre "
             "but ») de l'État 4001, tous contextes et toutes victimes confondus : l'État 4001 ne "
             f"distingue ni le cadre familial ni le sexe des victimes ; {_STOPS_2020}.",
-            indexes=(11, 12), by_company=True),
+            indexes=(11, 12), by_company=True,
+            mesure="menaces ou chantages, tous contextes — État 4001, index 11 et 12"),
         SeriesSpec(
             "diag_violences_sexuelles",
             "Violences sexuelles enregistrées (État 4001, index 46 à 49)",
@@ -146,7 +153,8 @@ SERIES: dict[str, SeriesSpec] = {
             "l'État 4001 (viols, harcèlements sexuels et autres agressions sexuelles, sur majeurs "
             "et sur mineurs), sans les atteintes sexuelles (index 50) ; le sexe des victimes et le "
             f"cadre familial ne sont pas connus ; {_BREAK_2012_2015} ; {_STOPS_2020}.",
-            indexes=(46, 47, 48, 49)),
+            indexes=(46, 47, 48, 49),
+            mesure="violences sexuelles, tous contextes — État 4001, index 46 à 49"),
         SeriesSpec(
             "diag_menaces",
             "Menaces ou chantages enregistrés (État 4001, index 11 et 12)",
@@ -154,7 +162,8 @@ SERIES: dict[str, SeriesSpec] = {
             "Menaces ou chantages enregistrés par la police et la gendarmerie : index 11 et 12 de "
             "l'État 4001, tous contextes et toutes victimes confondus (pas de distinction du cadre "
             f"familial ni du sexe des victimes) ; {_STOPS_2020}.",
-            indexes=(11, 12)),
+            indexes=(11, 12),
+            mesure="menaces ou chantages, tous contextes — État 4001, index 11 et 12"),
         SeriesSpec(
             "diag_violences_enfants",
             "Violences, mauvais traitements et abandons d'enfants enregistrés (État 4001, index 52)",
@@ -162,7 +171,9 @@ SERIES: dict[str, SeriesSpec] = {
             "Violences, mauvais traitements et abandons d'enfants enregistrés par la police et la "
             "gendarmerie : index 52 de l'État 4001, sans distinction du cadre familial ; "
             f"{_BREAK_2012_2015} (le total double entre 2013 et 2014) ; {_STOPS_2020}.",
-            indexes=(52,)),
+            indexes=(52,),
+            mesure=("violences, mauvais traitements et abandons d'enfants, tous contextes — État 4001, "
+                    "index 52")),
         SeriesSpec(
             "diag_violences_intrafamiliales",
             "Victimes de violences physiques intrafamiliales enregistrées (SSMSI)",
@@ -174,7 +185,9 @@ SERIES: dict[str, SeriesSpec] = {
             "4 juin 2025 redéfinit cet indicateur, plus large que les « coups et blessures "
             "volontaires intrafamiliaux » des éditions précédentes : ses chiffres ne se comparent "
             "pas à ceux d'autres éditions.",
-            indicateur="Violences physiques intrafamiliales"),
+            indicateur="Violences physiques intrafamiliales",
+            mesure=("victimes de violences physiques intrafamiliales, femmes et hommes — SSMSI, base "
+                    "départementale, édition du 4 juin 2025")),
     )
 }
 
@@ -299,7 +312,8 @@ def series(code: str, referential: Referential | None = None) -> pd.DataFrame:
     SSMSI series: the pinned edition :data:`SSMSI_EDITION`, "62" only.
 
     ``attrs``: ``source`` (dataset, edition, index numbers), ``approximation`` (how the public
-    series approximates the plan's wording), ``unite``, ``libelle``, ``serie``.
+    series approximates the plan's wording), ``mesure`` (what it counts, in a few words),
+    ``unite``, ``libelle``, ``serie``.
     """
     spec = SERIES.get(code) if isinstance(code, str) else None
     if spec is None:
@@ -312,7 +326,7 @@ def series(code: str, referential: Referential | None = None) -> pd.DataFrame:
         df, source = _etat4001_series(_public(), spec.code, mapping)
     out = df.copy()
     out.attrs = {"serie": spec.code, "libelle": spec.libelle, "unite": spec.unite,
-                 "source": source, "approximation": spec.approximation}
+                 "source": source, "approximation": spec.approximation, "mesure": spec.mesure}
     return out
 
 
@@ -437,6 +451,149 @@ def diagnostic_table(territories: Territories | None = None) -> pd.DataFrame:
                        "valeur": "float64", "taux_pour_mille": "float64"})
 
 
+# --- the Pas-de-Calais among the other départements (SSMSI, all départements) -------------------
+
+#: The same SSMSI edition as :data:`SSMSI_EDITION`, unfiltered: all 101 départements.
+FRANCE_FOLDER = "ssmsi-base-dep-2024-france"
+FRANCE_FILE = "donnee-dep-data.gouv-2024-geographie2025-produit-le2025-06-04.csv"
+FRANCE_LABEL = (f"{SSMSI_EDITIONS[SSMSI_EDITION].label}, fichier national (101 départements : 96 de "
+                "France métropolitaine et 5 d'outre-mer)")
+#: Region of the Pas-de-Calais (INSEE code) and its départements, in code order.
+HDF_REGION = "32"
+HDF_DEPARTEMENTS = {"02": "Aisne", "59": "Nord", "60": "Oise", "62": "Pas-de-Calais", "80": "Somme"}
+#: SSMSI indicators compared across départements in the diagnostic.
+COMPARISON_INDICATORS = ("Violences physiques intrafamiliales", "Violences sexuelles")
+#: Perimeters of :func:`comparison_table`, in display order (the département first).
+PERIMETERS = ("departement", "region", "france_metropolitaine", "france")
+DEPARTEMENTS_COLUMNS = ["departement", "region", "annee", "indicateur", "unite_de_compte",
+                        "nombre", "insee_pop", "insee_pop_millesime"]
+
+
+def is_metropolitan(code: str) -> bool:
+    """True for a département of metropolitan France ("01" … "95", "2A", "2B"), False for the
+    overseas départements ("971" … "976")."""
+    return not str(code).startswith("97")
+
+
+def load_ssmsi_departements(folder: str | Path | None = None) -> pd.DataFrame:
+    """SSMSI departmental base for every département (edition :data:`SSMSI_EDITION`), one row per
+    département, year and indicator: ``departement`` (str code, "02", "2A", "971"), ``region``
+    (str INSEE code), ``annee`` (int), ``indicateur``, ``unite_de_compte``, ``nombre`` (float,
+    count; NaN when empty), ``insee_pop`` (int inhabitants), ``insee_pop_millesime`` (int).
+    ``folder`` holds :data:`FRANCE_FILE` (default ``data/public/ssmsi-base-dep-2024-france``).
+    Cached; returns a copy."""
+    folder = paths.resolve(folder, paths.public_dir() / FRANCE_FOLDER)
+    return _ssmsi_departements(str(Path(folder).resolve())).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _ssmsi_departements(folder: str) -> pd.DataFrame:
+    path = Path(folder) / FRANCE_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"Fichier SSMSI national introuvable : {path}.")
+    raw = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    needed = ["Code_departement", "Code_region", "annee", "indicateur", "unite_de_compte", "nombre",
+              "insee_pop", "insee_pop_millesime"]
+    missing = [c for c in needed if c not in raw.columns]
+    if missing:
+        raise ValueError(f"{path.name} : colonnes manquantes {', '.join(missing)}.")
+    unit = raw["unite_de_compte"].str.strip()
+    df = pd.DataFrame({
+        "departement": raw["Code_departement"].str.strip(),
+        "region": raw["Code_region"].str.strip(),
+        "annee": _year4(raw["annee"]),
+        "indicateur": raw["indicateur"].str.strip(),
+        "unite_de_compte": unit.str[:1].str.upper() + unit.str[1:],
+        "nombre": _french_float(raw["nombre"]),
+        "insee_pop": _french_float(raw["insee_pop"]).round().astype("int64"),
+        "insee_pop_millesime": _year4(raw["insee_pop_millesime"]),
+    })
+    dupes = df.duplicated(["departement", "annee", "indicateur"])
+    if dupes.any():
+        first = df.loc[dupes].iloc[0]
+        raise ValueError(f"{path.name} : ligne en double (département {first['departement']}, "
+                         f"{first['indicateur']}, {first['annee']}).")
+    return df.sort_values(["indicateur", "annee", "departement"]).reset_index(drop=True)
+
+
+def comparison_table(base: pd.DataFrame, departement: str = "62",
+                     indicateurs: tuple[str, ...] = COMPARISON_INDICATORS) -> pd.DataFrame:
+    """Rates per 1 000 inhabitants of ``departement``, its region, metropolitan France and France,
+    per SSMSI indicator and year. ``base``: :func:`load_ssmsi_departements`.
+
+    One row per ``indicateur``, ``annee`` and ``perimetre`` (:data:`PERIMETERS`): ``nombre`` (sum
+    of the départements' counts), ``population`` (sum of their ``insee_pop``),
+    ``taux_pour_mille`` = nombre / population × 1 000 (a ratio of sums, never a mean of the
+    départements' rates), ``departements`` (how many départements were summed),
+    ``manquants`` (how many of them have no count: a positive number means the sum is incomplete).
+    """
+    rows = []
+    for ind in indicateurs:
+        sel = base[base["indicateur"] == ind]
+        if sel.empty:
+            raise ValueError(f"Indicateur SSMSI {ind!r} absent de la base nationale.")
+        for year, part in sel.groupby("annee", sort=True):
+            own = part[part["departement"] == departement]
+            if own.empty:
+                continue
+            region = own["region"].iloc[0]
+            masks = {
+                "departement": part["departement"] == departement,
+                "region": part["region"] == region,
+                "france_metropolitaine": part["departement"].map(is_metropolitan),
+                "france": pd.Series(True, index=part.index),
+            }
+            for perimetre in PERIMETERS:
+                sub = part[masks[perimetre]]
+                nombre = float(sub["nombre"].sum(min_count=1))
+                population = int(sub["insee_pop"].sum())
+                rows.append({"indicateur": ind, "annee": int(year), "perimetre": perimetre,
+                             "nombre": nombre, "population": population,
+                             "taux_pour_mille": nombre / population * 1000 if population else float("nan"),
+                             "departements": int(len(sub)),
+                             "manquants": int(sub["nombre"].isna().sum())})
+    return pd.DataFrame(rows, columns=["indicateur", "annee", "perimetre", "nombre", "population",
+                                       "taux_pour_mille", "departements", "manquants"])
+
+
+def departement_ranks(base: pd.DataFrame, departement: str = "62",
+                      indicateurs: tuple[str, ...] = COMPARISON_INDICATORS) -> pd.DataFrame:
+    """Rank of ``departement`` among the metropolitan départements by rate per 1 000 inhabitants,
+    per indicator and year: ``indicateur, annee, taux_pour_mille, rang, sur``. Rank 1 is the
+    highest rate; ties share the best rank (``min``); départements without a count are left out
+    of ``sur`` (the number ranked). Rates are recomputed as nombre / insee_pop × 1 000."""
+    rows = []
+    metro = base[base["departement"].map(is_metropolitan) & base["indicateur"].isin(indicateurs)]
+    metro = metro.assign(taux=metro["nombre"] / metro["insee_pop"] * 1000).dropna(subset=["taux"])
+    for (ind, year), part in metro.groupby(["indicateur", "annee"], sort=True):
+        ranks = part["taux"].rank(ascending=False, method="min")
+        own = part["departement"] == departement
+        if not own.any():
+            continue
+        rows.append({"indicateur": ind, "annee": int(year),
+                     "taux_pour_mille": float(part.loc[own, "taux"].iloc[0]),
+                     "rang": int(ranks[own].iloc[0]), "sur": int(len(part))})
+    out = pd.DataFrame(rows, columns=["indicateur", "annee", "taux_pour_mille", "rang", "sur"])
+    order = {name: i for i, name in enumerate(indicateurs)}
+    return out.sort_values(["indicateur", "annee"], key=lambda c: c.map(order) if c.name == "indicateur"
+                           else c).reset_index(drop=True)
+
+
+def region_departements(base: pd.DataFrame, departements: dict[str, str] = HDF_DEPARTEMENTS,
+                        indicateurs: tuple[str, ...] = COMPARISON_INDICATORS) -> pd.DataFrame:
+    """The départements of ``departements`` (code -> name; default the five of Hauts-de-France)
+    side by side: ``indicateur, annee, departement, nom, nombre, population, taux_pour_mille``
+    (nombre / insee_pop × 1 000)."""
+    sel = base[base["departement"].isin(departements) & base["indicateur"].isin(indicateurs)]
+    out = pd.DataFrame({
+        "indicateur": sel["indicateur"], "annee": sel["annee"].astype("int64"),
+        "departement": sel["departement"], "nom": sel["departement"].map(departements),
+        "nombre": sel["nombre"], "population": sel["insee_pop"].astype("int64"),
+        "taux_pour_mille": sel["nombre"] / sel["insee_pop"] * 1000,
+    })
+    return out.sort_values(["indicateur", "annee", "departement"]).reset_index(drop=True)
+
+
 # --- provenance ---------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=64)
@@ -460,11 +617,12 @@ def _file_entry(libelle: str, edition: str, licence: str, origine: str, path: Pa
             "fichier": shown, "sha256": _sha256(str(path), st.st_mtime_ns, st.st_size)}
 
 
-def editions(include_territories: bool = True) -> list[dict[str, str]]:
+def editions(include_territories: bool = True, include_france: bool = False) -> list[dict[str, str]]:
     """Every public dataset the computations use, for the provenance section of reports: dicts
     with ``libelle``, ``edition``, ``licence``, ``origine`` (where it was taken from), ``fichier``
     (path of the project copy, relative to the project root) and ``sha256`` of that copy.
-    Public statistics first (État 4001, the pinned SSMSI edition), then, with
+    Public statistics first (État 4001, the pinned SSMSI edition; with ``include_france``, the
+    same edition for all départements, read by the diagnostic's comparison), then, with
     ``include_territories``, the INSEE and boundary files of :mod:`plancadre_eval.territories`."""
     pub = paths.public_dir()
     ssmsi = SSMSI_EDITIONS[SSMSI_EDITION]
@@ -477,6 +635,11 @@ def editions(include_territories: bool = True) -> list[dict[str, str]]:
                     f"{ssmsi.edition} (données {ssmsi.years[0]}-{ssmsi.years[1]})", LICENCE,
                     ssmsi.origine, pub / ssmsi.folder / ssmsi.file),
     ]
+    if include_france:
+        out.append(_file_entry(
+            "SSMSI, base statistique départementale de la délinquance enregistrée, tous les "
+            "départements", f"{ssmsi.edition} (données {ssmsi.years[0]}-{ssmsi.years[1]}), fichier "
+            "national non filtré", LICENCE, ssmsi.origine, pub / FRANCE_FOLDER / FRANCE_FILE))
     if include_territories:
         from .territories import sources
         out += sources()

@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import json
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -38,6 +39,44 @@ COMPONENTS = {
     "pourcentage": ("numerateur", "denominateur"),
     "duree": ("personnes",),
 }
+
+
+class Origin(StrEnum):
+    """Where an indicator, a target or a milestone comes from (field ``origine`` of the YAML)."""
+
+    PLAN = "plan"       # adopted by the plan, in its words
+    AJOUT = "ajout"     # added by the evaluators to follow something the plan says
+    DEDUIT = "deduit"   # inferred from the plan's text (a date, a number the plan implies)
+
+
+class Reading(StrEnum):
+    """How a number of the plan was read (field ``lecture`` of a baseline or a target)."""
+
+    EXACTE = "exacte"            # the plan gives this very number
+    FOURCHETTE = "fourchette"    # a range ("2 ou 3 postes") collapsed to one value
+    PLANCHER = "plancher"        # a floor ("plus de 450", "au moins") read as the value
+    APPROCHEE = "approchee"      # an approximation ("près de", "une quinzaine") read as the value
+
+
+#: What the pages say next to an item that does not come from the plan as written (French).
+ORIGIN_LABELS = {
+    "indicateur": {Origin.AJOUT: "indicateur ajouté pour l'évaluation",
+                   Origin.DEDUIT: "indicateur déduit du plan"},
+    "cible": {Origin.AJOUT: "cible ajoutée pour l'évaluation", Origin.DEDUIT: "cible déduite du plan"},
+    "jalon": {Origin.AJOUT: "jalon ajouté pour l'évaluation", Origin.DEDUIT: "jalon déduit du plan"},
+}
+READING_LABELS = {
+    Reading.FOURCHETTE: "fourchette du plan ramenée à une valeur",
+    Reading.PLANCHER: "plancher du plan (« plus de », « au moins ») lu comme valeur exacte",
+    Reading.APPROCHEE: "ordre de grandeur du plan (« près de », « une quinzaine ») lu comme valeur exacte",
+}
+#: Shown instead of a day when the plan does not date a baseline (``date_precisee: false``).
+UNDATED_TEXT = "date non précisée dans le plan"
+
+
+def origin_label(kind: str, origin: str) -> str:
+    """French label of a non-plan origin for ``kind`` ("indicateur", "cible", "jalon"); "" for the plan."""
+    return ORIGIN_LABELS[kind].get(Origin(origin), "") if origin in tuple(Origin) else ""
 
 
 class ReferentialError(ValueError):
@@ -67,6 +106,8 @@ class Baseline:
     date: dt.date
     indicateur: str | None = None
     territoire: str = "62"
+    date_precisee: bool = True      # False: the plan gives no date (``date`` = its year, by convention)
+    lecture: str = Reading.EXACTE
 
 
 @dataclass(frozen=True)
@@ -79,6 +120,8 @@ class Target:
     echeance: dt.date
     indicateur: str | None = None
     territoire: str = "62"
+    origine: str = Origin.PLAN
+    lecture: str = Reading.EXACTE
 
 
 @dataclass(frozen=True)
@@ -88,6 +131,7 @@ class Milestone:
     id: str
     libelle: str
     echeance: dt.date
+    origine: str = Origin.PLAN
 
 
 @dataclass(frozen=True)
@@ -109,6 +153,7 @@ class Indicator:
     libelle_denominateur: str | None = None
     territoires: tuple[str, ...] = ()
     remarques: str | None = None
+    origine: str = Origin.PLAN
 
     @property
     def quantitative(self) -> bool:
@@ -169,6 +214,19 @@ class Structure:
 
 
 @dataclass(frozen=True)
+class PlanFigure:
+    """A figure the plan itself quotes (its preface), e.g. 8 400 offences recorded in 2018;
+    ``source`` names where the plan says it comes from; ``lecture`` as for baselines."""
+
+    libelle: str
+    valeur: float
+    unite: str
+    annee: int
+    source: str = "plan cadre"
+    lecture: str = Reading.EXACTE
+
+
+@dataclass(frozen=True)
 class Plan:
     id: str
     titre: str
@@ -197,6 +255,7 @@ class Referential:
     fiches: tuple[Fiche, ...]
     folder: str = ""
     files: tuple[str, ...] = ()
+    chiffres: tuple[PlanFigure, ...] = ()   # ``chiffres_plan`` of plan.yaml (the preface's figures)
 
     # --- look-ups -------------------------------------------------------------------------
     def fiche(self, fiche_id: str) -> Fiche:
@@ -245,6 +304,7 @@ class Referential:
                 "axes": [asdict(a) for a in self.axes],
                 "structures": [asdict(s) for s in self.structures],
                 "fiches": [asdict(f) for f in self.fiches],
+                "chiffres_plan": [asdict(c) for c in self.chiffres],
             }
         )
 
@@ -310,6 +370,7 @@ def load_referential(folder: str | Path | None = None) -> Referential:
     plan_doc: dict[str, Any] | None = None
     axes_raw: list[tuple[Path, Any]] = []
     structures_raw: list[tuple[Path, Any]] = []
+    figures_raw: list[tuple[Path, Any]] = []
     fiches_raw: list[tuple[Path, Any]] = []
     for path, doc in docs:
         if isinstance(doc, list):
@@ -320,6 +381,7 @@ def load_referential(folder: str | Path | None = None) -> Referential:
                 plan_file = path
             axes_raw += [(path, a) for a in doc.get("axes") or []]
             structures_raw += [(path, s) for s in doc.get("structures") or []]
+            figures_raw += [(path, c) for c in doc.get("chiffres_plan") or []]
             fiches_raw += [(path, f) for f in doc.get("fiches") or []]
         elif doc is not None:
             problems.append(f"{path} : attendu une liste de fiches ou un dictionnaire.")
@@ -330,6 +392,7 @@ def load_referential(folder: str | Path | None = None) -> Referential:
     plan = v.plan(plan_file, plan_doc)
     axes = tuple(v.axis(p, a) for p, a in axes_raw)
     structures = tuple(v.structure(p, s) for p, s in structures_raw)
+    figures = tuple(v.plan_figure(p, c) for p, c in figures_raw)
     fiches = tuple(v.fiche(p, f, plan) for p, f in fiches_raw)
     fiches = tuple(f for f in fiches if f is not None)
     axes = tuple(a for a in axes if a is not None)
@@ -344,6 +407,7 @@ def load_referential(folder: str | Path | None = None) -> Referential:
         fiches=tuple(sorted(fiches, key=lambda f: f.sort_key)),
         folder=str(folder),
         files=tuple(str(p) for p in files),
+        chiffres=tuple(c for c in figures if c is not None),
     )
 
 
@@ -409,6 +473,13 @@ class _Validator:
             self.err(path, where, key, f"date illisible {val!r} : attendu AAAA-MM-JJ.")
             return None
 
+    def flag(self, path, where, d, key, default):
+        val = d.get(key, default)
+        if not isinstance(val, bool):
+            self.err(path, where, key, f"attendu true ou false, trouvé {val!r}.")
+            return default
+        return val
+
     def choice(self, path, where, d, key, choices, default=None):
         val = d.get(key, default)
         if val not in choices:
@@ -451,6 +522,21 @@ class _Validator:
             libelle_etat4001=d.get("libelle_etat4001"),
         )
 
+    def plan_figure(self, path, d):
+        if not isinstance(d, dict):
+            self.problems.append(f"{path.name} : chiffres_plan : chaque chiffre est un dictionnaire "
+                                 "(libelle, valeur, unite, annee).")
+            return None
+        w = f"chiffre du plan {d.get('libelle', '?')!r}"
+        return PlanFigure(
+            libelle=self.text(path, w, d, "libelle"),
+            valeur=self.number(path, w, d, "valeur"),
+            unite=self.text(path, w, d, "unite"),
+            annee=_int_or_zero(self.number(path, w, d, "annee")),
+            source=self.text(path, w, d, "source", required=False, default="plan cadre"),
+            lecture=self.choice(path, w, d, "lecture", tuple(Reading), Reading.EXACTE),
+        )
+
     def fiche(self, path, d, plan: Plan):
         if not isinstance(d, dict):
             self.problems.append(f"{path.name} : chaque fiche est un dictionnaire, trouvé {d!r}.")
@@ -483,6 +569,8 @@ class _Validator:
                 date=self.date(path, wb, raw, "date"),
                 indicateur=_opt_str(raw.get("indicateur")),
                 territoire=str(raw.get("territoire") or plan.departement),
+                date_precisee=self.flag(path, wb, raw, "date_precisee", True),
+                lecture=self.choice(path, wb, raw, "lecture", tuple(Reading), Reading.EXACTE),
             ))
         targets = []
         for raw in d.get("cibles") or []:
@@ -496,6 +584,8 @@ class _Validator:
                 echeance=self.date(path, wt, raw, "echeance", required=False),
                 indicateur=_opt_str(raw.get("indicateur")),
                 territoire=str(raw.get("territoire") or plan.departement),
+                origine=self.choice(path, wt, raw, "origine", tuple(Origin), Origin.PLAN),
+                lecture=self.choice(path, wt, raw, "lecture", tuple(Reading), Reading.EXACTE),
             ))
         milestones = []
         for raw in d.get("jalons") or []:
@@ -504,6 +594,7 @@ class _Validator:
                 id=self.text(path, wm, raw, "id"),
                 libelle=self.text(path, wm, raw, "libelle"),
                 echeance=self.date(path, wm, raw, "echeance"),
+                origine=self.choice(path, wm, raw, "origine", tuple(Origin), Origin.PLAN),
             ))
         return Fiche(
             id=fid,
@@ -552,6 +643,7 @@ class _Validator:
             libelle_denominateur=d.get("libelle_denominateur"),
             territoires=tuple(str(t) for t in d.get("territoires") or ()),
             remarques=d.get("remarques"),
+            origine=self.choice(path, wi, d, "origine", tuple(Origin), Origin.PLAN),
         )
         if not iid.startswith(fid + "."):
             self.err(path, wi, "id", f"l'id d'un indicateur commence par l'id de sa fiche ({fid}.N).")
@@ -614,6 +706,10 @@ class _Validator:
             for m in f.jalons:
                 if not m.id.startswith(f.id + "."):
                     self.err(p, f"{w}, jalon {m.id}", "id", f"l'id d'un jalon commence par {f.id}.")
+
+
+def _int_or_zero(val: float) -> int:
+    return 0 if val != val else int(val)  # NaN (already reported) -> 0
 
 
 def _opt_str(val: Any) -> str | None:

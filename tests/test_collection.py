@@ -318,7 +318,7 @@ def test_indicator_of_another_fiche(tmp_path, ref):
 
 @pytest.mark.parametrize("row, message", [
     ("2.5;2.5.2;2021;62;3", "l'indicateur '2.5.2' n'est pas collecté : il est calculé depuis la "
-                            "statistique publique (série etat4001_cbv_famille) ; supprimez cette "
+                            "statistique publique (série etat4001_cbv) ; supprimez cette "
                             "ligne."),
     ("1.4;1.4.3;2021;62;3", "l'indicateur '1.4.3' n'est pas collecté : c'est un taux calculé "
                             "depuis l'indicateur '1.4.1' et la population légale ; déclarez "

@@ -31,7 +31,7 @@ SHARED = Path("/work/shared/data/public")
 COMPANIES = {"CGD ARRAS": "CGD-ARRAS", "CGD BETHUNE": "CGD-BETHUNE", "CGD CALAIS": "CGD-CALAIS",
              "CGD ECUIRES": "CGD-ECUIRES", "CGD ST OMER": "CGD-SAINT-OMER",
              "CGD ST POL SUR TERNOISE": "CGD-SAINT-POL"}
-COMPANY_SERIES = {"etat4001_cbv_famille": (7,), "etat4001_violences_mineurs": (52,),
+COMPANY_SERIES = {"etat4001_cbv": (7,), "etat4001_violences_mineurs": (52,),
                   "etat4001_menaces": (11, 12)}
 DIAG_E4001 = {"diag_violences_sexuelles": (46, 47, 48, 49), "diag_menaces": (11, 12),
               "diag_violences_enfants": (52,)}
@@ -100,8 +100,8 @@ def test_hand_checked_literals():
     assert value("diag_violences_sexuelles", 2019) == 1520
     assert value("diag_menaces", 2012) == 2340
     assert value("diag_violences_enfants", 2014) == 1591
-    assert value("etat4001_cbv_famille", 2020) == 7166
-    assert value("etat4001_cbv_famille", 2020, "CGD-ARRAS") == 365
+    assert value("etat4001_cbv", 2020) == 7166
+    assert value("etat4001_cbv", 2020, "CGD-ARRAS") == 365
 
 
 @pytest.mark.parametrize("code", list(COMPANY_SERIES))
@@ -120,7 +120,7 @@ def test_company_rows_plus_police_equal_the_departement_total(long_rows, code):
 
 
 def test_series_shape_and_attributes():
-    s = pdata.series("etat4001_cbv_famille")
+    s = pdata.series("etat4001_cbv")
     assert list(s.columns) == ["annee", "territoire", "valeur"]
     assert s["annee"].dtype == "int64" and s["valeur"].dtype == "float64"
     assert all(isinstance(t, str) for t in s["territoire"])
@@ -176,12 +176,12 @@ def test_unknown_company_label_is_a_french_error():
     ref = _referential([Structure(code="CGD-X", libelle="X", type="compagnie_gendarmerie",
                                   libelle_etat4001="CGD NULLE PART")])
     with pytest.raises(ValueError, match="'CGD NULLE PART' absent\\(s\\) de l'État 4001.*CGD ARRAS"):
-        pdata.series("etat4001_cbv_famille", ref)
+        pdata.series("etat4001_cbv", ref)
 
 
 def test_unknown_series_code_lists_the_known_codes():
     with pytest.raises(KeyError, match="Série publique inconnue : 'etat4001_viols'.*"
-                                       "etat4001_cbv_famille.*diag_violences_intrafamiliales"):
+                                       "etat4001_cbv.*diag_violences_intrafamiliales"):
         pdata.series("etat4001_viols")
 
 

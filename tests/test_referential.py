@@ -122,7 +122,7 @@ def test_indicator_kinds_cover_the_plan(ref):
     assert [i.type for i in ref.fiche("2.15").indicateurs] == ["a_determiner"]
     public = [i for i in ref.fiche("2.2").indicateurs if i.source == "public"]
     # the plan's three crime indicators, plus the SSMSI series that carries the first one after 2020
-    assert [i.serie for i in public] == ["etat4001_cbv_famille", "etat4001_violences_mineurs",
+    assert [i.serie for i in public] == ["etat4001_cbv", "etat4001_violences_mineurs",
                                          "etat4001_menaces", "diag_violences_intrafamiliales"]
 
 

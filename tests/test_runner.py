@@ -54,7 +54,7 @@ def _fiche(fid: str, axe: str, freq: str = "annuelle", public: bool = False) -> 
     if public:  # a second indicator, computed from public statistics (never collected)
         inds.append({"id": f"{fid}.2", "libelle": f"Indicateur public {fid}.2", "type": "comptage",
                      "unite": "faits", "niveau": "departement", "source": "public",
-                     "serie": "etat4001_cbv_famille"})
+                     "serie": "etat4001_cbv"})
     return {"id": fid, "axe": axe, "titre": f"Fiche de test {fid}", "objectif": "Tester le runner",
             "nature": "nouvelle", "pilotes": ["Préfecture"], "pilote_court": "PREF",
             "partenaires": ["Associations"], "territoire": "Départemental",
