@@ -482,6 +482,9 @@ class _Validator:
 
     def choice(self, path, where, d, key, choices, default=None):
         val = d.get(key, default)
+        if isinstance(val, StrEnum):
+            val = val.value
+        choices = [str(c) for c in choices]
         if val not in choices:
             near = difflib.get_close_matches(str(val), choices, n=1)
             hint = f" Vouliez-vous dire {near[0]!r} ?" if near else ""

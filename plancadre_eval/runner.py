@@ -888,7 +888,8 @@ def public_sources() -> list[dict[str, str]]:
     statistics) or "territoire" (INSEE files and boundaries)."""
     from . import public_data
 
-    public = [dict(e, nature="public") for e in public_data.editions(include_territories=False)]
+    public = [dict(e, nature="public")
+              for e in public_data.editions(include_territories=False, include_france=True)]
     shown = {e["fichier"] for e in public}
     return public + [dict(e, nature="territoire") for e in public_data.editions(include_territories=True)
                      if e["fichier"] not in shown]

@@ -216,6 +216,31 @@ class _Figures(HTMLParser):
             self.captions.append(data)
 
 
+def test_departements_bars_one_panel_per_indicator_with_the_departement_highlighted():
+    from matplotlib.colors import to_hex
+
+    rows = [("VPI", "02", "Aisne", 3.5), ("VPI", "62", "Pas-de-Calais", 5.1), ("VPI", "59", "Nord", 4.3),
+            ("VS", "02", "Aisne", 1.8), ("VS", "62", "Pas-de-Calais", 1.9), ("VS", "59", "Nord", 1.7)]
+    table = pd.DataFrame(rows, columns=["indicateur", "departement", "nom", "taux_pour_mille"])
+    refs = {"VPI": [("Hauts-de-France", 4.3), ("France métropolitaine", 3.1)],
+            "VS": [("Hauts-de-France", 1.8), ("France métropolitaine", 1.6)]}
+    fig = charts.departements_bars(table, references=refs, title="Essai")
+    axes = [ax for ax in fig.axes]
+    assert [ax.get_title(loc="left") for ax in axes] == ["VPI", "VS"]
+    for ax in axes:
+        ind = ax.get_title(loc="left")
+        assert sorted(t.get_text() for t in ax.get_yticklabels()) == ["Aisne", "Nord", "Pas-de-Calais"]
+        own = next(v for t, code, _, v in rows if t == ind and code == "62")
+        colours = {round(p.get_width(), 2): to_hex(p.get_facecolor()) for p in ax.patches}
+        assert sorted(colours) == sorted(round(v, 2) for t, _, _, v in rows if t == ind)
+        others = {c for w, c in colours.items() if w != round(own, 2)}
+        assert len(others) == 1 and colours[round(own, 2)] not in others  # highlighted
+        assert len(ax.get_lines()) == 2  # one vertical line per reference
+    assert "5,10" in _texts(fig) or "5,1" in _texts(fig)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend == ["autre département", "Pas-de-Calais", "Hauts-de-France", "France métropolitaine"]
+
+
 def test_figure_html_embeds_a_deterministic_png_with_its_alt_text():
     def make():
         return charts.indicator_chart(SERIES, title="", unit="femmes", years=(2018, 2021))

@@ -7,6 +7,7 @@ secret never leaks, that qualitative indicators are not zeros, headings, tables,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import textwrap
@@ -557,3 +558,167 @@ def test_html_fragments_display_as_html_in_a_notebook():
     frag = evaluation.Html("<p>x</p>")
     assert frag._repr_html_() == "<p>x</p>"
     assert repr(frag) == "<fragment HTML de 8 caractères>"
+
+
+# --- what the plan adopted and what the evaluators added; the diagnostic's comparison ------------
+
+FICHES_ORIGINE = """
+- id: "3.1"
+  axe: "1"
+  titre: Fiche aux origines mêlées
+  objectif: Distinguer le plan des ajouts
+  nature: nouvelle
+  pilotes: [Service d'essai]
+  pilote_court: SE
+  partenaires: []
+  territoire: Départemental
+  frequence: {code: semestrielle, libelle: Annuellement et tous les 6 mois en phase d'expérimentation., debut: 2019, fin: 2020}
+  etat_des_lieux:
+    - libelle: Postes existants
+      valeur: 5
+      unite: postes
+      date: "2019-01-01"
+      date_precisee: false
+      indicateur: "3.1.2"
+    - libelle: Personnes formées (« plus de 450 »)
+      valeur: 450
+      unite: personnes
+      date: "2019-11-01"
+      lecture: plancher
+      indicateur: "3.1.1"
+  cibles:
+    - libelle: Création de 2 ou 3 postes (5 + 3)
+      valeur: 8
+      unite: postes
+      echeance: "2022-12-31"
+      indicateur: "3.1.2"
+      origine: deduit
+      lecture: fourchette
+  jalons:
+    - id: "3.1.J1"
+      libelle: Lancement
+      echeance: "2019-10-08"
+    - id: "3.1.J2"
+      libelle: Fin de l'expérimentation
+      echeance: "2019-12-31"
+      origine: deduit
+  indicateurs:
+    - id: "3.1.1"
+      libelle: Nombre de personnes formées
+      type: comptage
+      unite: personnes
+    - id: "3.1.2"
+      libelle: Nombre de postes
+      type: comptage
+      unite: postes
+      origine: ajout
+    - id: "3.1.3"
+      libelle: Faits commis dans la famille
+      type: comptage
+      unite: faits
+      source: public
+      serie: serie_essai
+"""
+
+
+@pytest.fixture(scope="module")
+def origin_data(tmp_path_factory, data_dir):
+    folder = tmp_path_factory.mktemp("referentiel-origine")
+    (folder / "plan.yaml").write_text(textwrap.dedent(PLAN), encoding="utf-8")
+    (folder / "fiches-essai.yaml").write_text(textwrap.dedent(FICHES_ORIGINE), encoding="utf-8")
+    ref = load_referential(folder)
+    obs = pd.DataFrame([obs_row("3.1.1", 2021, "62", 500, fiche="3.1", fichier="fiche-3.1.csv"),
+                        obs_row("3.1.2", 2021, "62", 7, fiche="3.1", fichier="fiche-3.1.csv")])
+    public = public_series()
+    public["serie_essai"].attrs["mesure"] = "tous les faits, tous contextes — source d'essai, index 7"
+    ctx = evaluation.Context(
+        referential=ref, year=2021, data_dir=data_dir, secret_threshold=5,
+        territories=FakeTerritories(), observations=obs, files=(), public=public,
+        expected={"arrondissement": ARR}, demo=False)
+    return evaluation.fiche_data(ctx, "3.1")
+
+
+def test_the_indicator_table_says_which_indicator_was_added_and_what_a_series_measures(origin_data):
+    t = evaluation.indicator_overview(origin_data).set_index("N°")
+    assert str(t.loc["3.1.1", "Indicateur"]) == "Nombre de personnes formées"  # from the plan: no note
+    assert str(t.loc["3.1.2", "Indicateur"]) == (
+        'Nombre de postes<span class="origine-plan">indicateur ajouté pour l\'évaluation</span>')
+    assert "mesuré par : tous les faits, tous contextes — source d'essai, index 7" in str(
+        t.loc["3.1.3", "Indicateur"])
+    # the baseline the plan does not date, and the floor read as exact, are said with the reference
+    assert t.loc["3.1.2", "Référence"] == "5 (2019, date non précisée dans le plan)"
+    assert t.loc["3.1.1", "Référence"].startswith("450 (2019, plancher du plan")
+    body = Page(evaluation.indicators_section(origin_data)).body
+    assert "indicateur ajouté pour l'évaluation" in body and "mesuré par :" in body
+
+
+def test_targets_and_milestones_say_when_they_are_deduced(origin_data):
+    t = evaluation.target_overview(origin_data)
+    cell = str(t.loc[0, "Cible"])
+    assert "cible déduite du plan" in cell and "fourchette du plan ramenée à une valeur" in cell
+    assert t.loc[0, "Référence"] == "5 (2019, date non précisée dans le plan)"
+    body = Page(evaluation.milestones_section(origin_data)).body
+    assert body.count("jalon déduit du plan") == 1
+    assert "Fin de l'expérimentation jalon déduit du plan" in body
+
+
+def test_half_yearly_schedule_is_explained(origin_data):
+    body = Page(evaluation.fiche_header(origin_data)).body
+    assert "valeurs semestrielles ne sont pas collectées" in body
+
+
+def _diagnostic(referential_ctx) -> evaluation.DiagnosticData:
+    """A diagnostic built on hand-made tables: two years, a département, its region, France."""
+    from plancadre_eval import public_data
+
+    vpi = "Violences physiques intrafamiliales"
+    rows = []
+    # 2021: 62 10 / 1 000 = 10 ‰; region (62 + 59) 30 / 5 000 = 6 ‰; métropole 60 / 20 000 = 3 ‰;
+    # France 70 / 25 000 = 2,8 ‰
+    for year, values in ((2021, (10, 30, 60, 70)), (2022, (12, 33, 66, 80))):
+        for perim, (n, pop) in zip(public_data.PERIMETERS,
+                                   zip(values, (1000, 5000, 20000, 25000))):
+            rows.append({"indicateur": vpi, "annee": year, "perimetre": perim, "nombre": float(n),
+                         "population": pop, "taux_pour_mille": n / pop * 1000,
+                         "departements": 1, "manquants": 0})
+    comparison = pd.DataFrame(rows)
+    ranks = pd.DataFrame({"indicateur": [vpi, vpi], "annee": [2021, 2022],
+                          "taux_pour_mille": [10.0, 12.0], "rang": [3, 1], "sur": [96, 96]})
+    region = pd.DataFrame({"indicateur": [vpi] * 2, "annee": [2022] * 2, "departement": ["59", "62"],
+                           "nom": ["Nord", "Pas-de-Calais"], "nombre": [21.0, 12.0],
+                           "population": [4000, 1000], "taux_pour_mille": [5.25, 12.0]})
+    table = pd.DataFrame({"annee": [2014, 2016], "serie": ["s", "s"], "libelle": ["Série", "Série"],
+                          "valeur": [100.0, 120.0], "population": [1_465_278, 1_470_000],
+                          "millesime_population": [2019, 2016], "taux_pour_mille": [0.07, 0.08],
+                          "source": ["essai", "essai"]})
+    return evaluation.DiagnosticData(context=referential_ctx, table=table, approximations={},
+                                     comparison=comparison, ranks=ranks, region=region)
+
+
+def test_diagnostic_compares_with_region_and_france_and_ranks(referential, data_dir):
+    dd = _diagnostic(make_context(referential, data_dir, year=2022))
+    t = evaluation.comparison_overview(dd, "Violences physiques intrafamiliales").set_index("Année")
+    assert list(t.columns) == ["Pas-de-Calais", "Hauts-de-France", "France métropolitaine", "France",
+                               "Rang du Pas-de-Calais"]
+    assert t.loc["2021"].tolist() == ["10", "6", "3", "2,8", "3e sur 96"]
+    assert t.loc["2022", "France"] == "3,2"  # 80 / 25 000 × 1 000
+    r = evaluation.region_overview(dd, "Violences physiques intrafamiliales").set_index("Année")
+    assert r.loc["2022"].tolist() == ["5,25", "12"]
+    html = evaluation.diagnostic_comparison_section(dd)
+    page = Page(html)
+    assert len(page.imgs) == 1 and "Nord 5,25, Pas-de-Calais 12" in page.imgs[0]["alt"]
+    assert "Hauts-de-France 6,6" in page.imgs[0]["alt"]  # 33 / 5 000 × 1 000 in 2022
+    assert "jamais une moyenne des taux" in page.body
+
+
+def test_diagnostic_shows_the_plan_s_figures_and_the_population_vintage(referential, data_dir):
+    ref = load_referential(Path(__file__).resolve().parents[1] / "data" / "referentiel"
+                           / "plan-cadre-2019-2022")
+    ctx = make_context(referential, data_dir, year=2022)
+    ctx = dataclasses.replace(ctx, referential=ref)
+    dd = _diagnostic(ctx)
+    body = Page(evaluation.diagnostic_plan_figures_section(dd)).body
+    assert "plus de 8 400 faits" in body and "3 369 victimes" in body and "plan cadre" in body
+    assert "Aucun jeu de données public ne les reproduit" in body
+    note = unescape(evaluation.population_vintage_note(dd))
+    assert "Pour 2014" in note and "millésime 2019" in note and "1 465 278" in note.replace(NBSP, " ")

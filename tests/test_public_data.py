@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import filecmp
 import hashlib
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -315,6 +316,9 @@ def test_editions_describe_the_project_copies():
         assert "Licence Ouverte" in e["licence"]
     assert "4 juin 2025" in eds[1]["edition"]
     assert len(pdata.editions(include_territories=False)) == 2
+    national = pdata.editions(include_territories=False, include_france=True)[2]
+    assert national["fichier"] == f"data/public/{pdata.FRANCE_FOLDER}/{pdata.FRANCE_FILE}"
+    assert national["sha256"] == hashlib.sha256((ROOT / national["fichier"]).read_bytes()).hexdigest()
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="dossier source /work/shared absent")
@@ -334,3 +338,108 @@ def test_every_public_series_named_in_the_shipped_referential_exists():
             named |= {i["serie"] for i in fiche.get("indicateurs") or [] if i.get("serie")}
     assert named, "aucune série publique dans le référentiel livré"
     assert named <= set(pdata.SERIES), named - set(pdata.SERIES)
+
+
+# --- the Pas-de-Calais among the other départements ----------------------------------------------
+
+FRANCE_HEADER = ('"Code_departement";"Code_region";"annee";"indicateur";"unite_de_compte";"nombre";'
+                 '"taux_pour_mille";"insee_pop";"insee_pop_millesime";"insee_log";"insee_log_millesime"')
+VPI, VS = "Violences physiques intrafamiliales", "Violences sexuelles"
+
+
+def _france_row(dep, region, year, ind, nombre, pop):
+    return (f'"{dep}";"{region}";"{year}";"{ind}";"Victime";"{nombre}";"0,1";"{pop}";"{year}";'
+            f'"1";"{year}"')
+
+
+@pytest.fixture()
+def france_dir(tmp_path):
+    """Five départements, hand-made (same layout as the national file):
+    62 and 59 (region 32), 75 (region 11), 2A (region 94, metropolitan), 971 (overseas)."""
+    rows = [
+        # 2022, VPI: 62 100 / 10 000 = 10 ‰; 59 50 / 40 000 = 1,25 ‰; 75 30 / 20 000 = 1,5 ‰;
+        # 2A 9 / 500 = 18 ‰; 971 40 / 2 000 = 20 ‰
+        _france_row("62", "32", 2022, VPI, 100, 10000), _france_row("59", "32", 2022, VPI, 50, 40000),
+        _france_row("75", "11", 2022, VPI, 30, 20000), _france_row("2A", "94", 2022, VPI, 9, 500),
+        _france_row("971", "01", 2022, VPI, 40, 2000),
+        # 2022, VS: 75 has no count (empty cell); 62 20 / 10 000 = 2 ‰; 59 120 / 40 000 = 3 ‰;
+        # 2A 1 / 500 = 2 ‰ (tie with 62); 971 0 / 2 000 = 0 ‰
+        _france_row("62", "32", 2022, VS, 20, 10000), _france_row("59", "32", 2022, VS, 120, 40000),
+        _france_row("75", "11", 2022, VS, "", 20000), _france_row("2A", "94", 2022, VS, 1, 500),
+        _france_row("971", "01", 2022, VS, 0, 2000),
+    ]
+    folder = tmp_path / "france"
+    folder.mkdir()
+    (folder / pdata.FRANCE_FILE).write_text("\ufeff" + FRANCE_HEADER + "\n" + "\n".join(rows) + "\n",
+                                            encoding="utf-8")
+    return folder
+
+
+def test_load_ssmsi_departements_keeps_codes_as_strings(france_dir):
+    base = pdata.load_ssmsi_departements(france_dir)
+    assert list(base.columns) == pdata.DEPARTEMENTS_COLUMNS
+    assert set(base["departement"]) == {"62", "59", "75", "2A", "971"}
+    assert base["nombre"].isna().sum() == 1
+    assert [pdata.is_metropolitan(c) for c in ("02", "2A", "62", "971", "976")] == [
+        True, True, True, False, False]
+
+
+def test_aggregates_are_sums_of_counts_over_sums_of_populations(france_dir):
+    base = pdata.load_ssmsi_departements(france_dir)
+    t = pdata.comparison_table(base, "62").set_index(["indicateur", "perimetre"])
+    vpi = t.loc[VPI]
+    assert vpi.loc["departement", "taux_pour_mille"] == pytest.approx(10.0)
+    # region 32: (100 + 50) / (10 000 + 40 000) = 3 ‰ (a mean of rates would give 5,625 ‰)
+    assert vpi.loc["region", "taux_pour_mille"] == pytest.approx(3.0)
+    assert vpi.loc["region", ["nombre", "population", "departements"]].tolist() == [150, 50000, 2]
+    # metropolitan France: (100 + 50 + 30 + 9) / (10 000 + 40 000 + 20 000 + 500) = 189 / 70 500
+    assert vpi.loc["france_metropolitaine", "taux_pour_mille"] == pytest.approx(189 / 70500 * 1000)
+    # France: + 971: 229 / 72 500
+    assert vpi.loc["france", "taux_pour_mille"] == pytest.approx(229 / 72500 * 1000)
+    assert vpi.loc["france", "departements"] == 5
+    # VS: 75 has no count: the sums leave it out of the counts and say so
+    vs = t.loc[VS]
+    assert vs.loc["france_metropolitaine", "manquants"] == 1
+    assert vs.loc["region", "taux_pour_mille"] == pytest.approx(140 / 50000 * 1000)
+
+
+def test_rank_among_metropolitan_departements(france_dir):
+    base = pdata.load_ssmsi_departements(france_dir)
+    r = pdata.departement_ranks(base, "62").set_index("indicateur")
+    # VPI metropolitan rates: 2A 18, 62 10, 75 1,5, 59 1,25 (971 excluded though higher): 2nd of 4
+    assert (r.loc[VPI, "rang"], r.loc[VPI, "sur"]) == (2, 4)
+    assert r.loc[VPI, "taux_pour_mille"] == pytest.approx(10.0)
+    # VS: 59 3, then 62 and 2A tied at 2 (shared rank 2), 75 without count not ranked: 2nd of 3
+    assert (r.loc[VS, "rang"], r.loc[VS, "sur"]) == (2, 3)
+    assert list(r.index) == [VPI, VS]
+
+
+def test_region_departements_side_by_side(france_dir):
+    base = pdata.load_ssmsi_departements(france_dir)
+    reg = pdata.region_departements(base)
+    part = reg[reg["indicateur"] == VPI].set_index("departement")
+    assert list(part.index) == ["59", "62"]  # the other HdF départements are absent from the fixture
+    assert part.loc["62", "nom"] == "Pas-de-Calais"
+    assert part.loc["59", "taux_pour_mille"] == pytest.approx(1.25)
+
+
+def test_national_file_matches_the_figures_checked_in_its_source():
+    """SOURCE.md of the national file gives four rates computed from it (2024, ‰, 2 decimals)."""
+    base = pdata.load_ssmsi_departements()
+    assert base["departement"].nunique() == 101
+    assert sum(pdata.is_metropolitan(c) for c in set(base["departement"])) == 96
+    t = pdata.comparison_table(base[base["annee"] == 2024], "62").set_index(["indicateur", "perimetre"])
+    source = (PUBLIC / pdata.FRANCE_FOLDER / "SOURCE.md").read_text(encoding="utf-8")
+    for ind, perimetre, name in ((VPI, "france", "France"), (VPI, "departement", "Pas-de-Calais"),
+                                 (VS, "france", "France"), (VS, "departement", "Pas-de-Calais")):
+        rate = f"{t.loc[(ind, perimetre), 'taux_pour_mille']:.2f}"
+        line = next(li for li in source.splitlines() if f"\"{ind}\", 2024" in li)
+        published = re.search(rf"{name}[^;‰]*?(\d+\.\d+) ‰", line).group(1)
+        assert rate == published, (ind, perimetre, rate, line)
+
+
+def test_the_departement_file_is_the_62_subset_of_the_national_file():
+    nat = pdata.load_ssmsi_departements()
+    own = nat[nat["departement"] == "62"].set_index(["indicateur", "annee"]).sort_index()
+    dep = pdata.load_ssmsi().set_index(["indicateur", "annee"]).sort_index()
+    assert own["nombre"].equals(dep["nombre"]) and own["insee_pop"].equals(dep["insee_pop"])

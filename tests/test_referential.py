@@ -107,13 +107,110 @@ def test_every_indicator_label_stands_in_the_plan_text(ref):
     corpus = norm(text)
     missing = []
     for ind in ref.indicators():
-        if ind.remarques and ("ajout" in ind.remarques.lower() or "implicite" in ind.remarques.lower()
-                              or "dédié" in ind.remarques.lower()):
-            continue  # indicators the referential adds to measure a target, and says so
+        if ind.origine != "plan":
+            continue  # indicators the evaluators added or inferred, marked as such
         words = norm(ind.libelle).split()[:6]
         if " ".join(words) not in corpus:
             missing.append((ind.id, ind.libelle))
     assert len(missing) <= 4, f"libellés introuvables dans le plan : {missing}"
+
+
+# --- what the plan adopted and what the evaluators added (origine, lecture, dates) -------------
+
+#: Indicators not adopted as such by the plan, per fiche (hand count from the plan text):
+#: 1.4.5-1.4.8 follow targets quoted inside indicator 1.4.1 and 2.6.5 is the numerator of the
+#: plan's rate 2.6.1 (deduced); the others are added for the evaluation.
+NOT_IN_PLAN = {
+    "1.4": {"1.4.5": "deduit", "1.4.6": "deduit", "1.4.7": "deduit", "1.4.8": "deduit"},
+    "2.1": {"2.1.3": "ajout"}, "2.2": {"2.2.4": "ajout", "2.2.5": "ajout"}, "2.3": {"2.3.4": "ajout"},
+    "2.6": {"2.6.5": "deduit", "2.6.6": "ajout"}, "2.17": {"2.17.4": "ajout"},
+    "4.5": {"4.5.3": "ajout", "4.5.4": "ajout", "4.5.5": "ajout", "4.5.6": "ajout"},
+    "4.6": {"4.6.3": "ajout"}, "4.8": {"4.8.2": "ajout"},
+}
+
+
+def test_origin_of_every_indicator_per_fiche(ref):
+    for f in ref.fiches:
+        found = {i.id: i.origine for i in f.indicateurs if i.origine != "plan"}
+        assert found == NOT_IN_PLAN.get(f.id, {}), f.id
+    origins = [i.origine for i in ref.indicators()]
+    assert (origins.count("plan"), origins.count("ajout"), origins.count("deduit")) == (103, 12, 5)
+    assert len(ref.indicators()) == 120
+    # per fiche, how many come from the plan: 1.4 has 4 of its 8, 2.2 its 3 crime statistics,
+    # 4.5 2 of its 6, 2.5 all 6
+    plan_count = {f.id: sum(i.origine == "plan" for i in f.indicateurs) for f in ref.fiches}
+    assert (plan_count["1.4"], plan_count["2.2"], plan_count["4.5"], plan_count["2.5"]) == (4, 3, 2, 6)
+
+
+def test_remarks_announcing_an_addition_match_the_origin_field(ref):
+    for ind in ref.indicators():
+        said = ind.remarques and re.search(r"\bajout|implicite", ind.remarques, re.I)
+        assert bool(said) == (ind.origine != "plan"), (ind.id, ind.origine, ind.remarques)
+
+
+def test_targets_and_milestones_carry_origin_and_reading(ref):
+    t22 = ref.fiche("2.2").cibles[0]
+    assert (t22.valeur, t22.origine, t22.lecture) == (8, "deduit", "fourchette")  # « 2 ou 3 postes »
+    caf = ref.fiche("2.3").cibles[0]
+    assert (caf.origine, caf.lecture) == ("deduit", "plancher")
+    assert {t.origine for t in ref.fiche("1.4").cibles} == {"plan"}
+    assert [t.origine for t in ref.fiche("2.5").cibles] == ["deduit", "plan"]  # 7 = one per arrondissement
+    ms = {m.id: m.origine for m in ref.milestones()}
+    assert [k for k, v in ms.items() if v != "plan"] == ["4.7.J7"]
+    b12 = [b for b in ref.fiche("1.2").etat_des_lieux if b.valeur == 450][0]
+    assert b12.lecture == "plancher"  # « plus de 450 »
+
+
+def test_baselines_without_a_date_in_the_plan_say_so(ref):
+    tgd = [b for b in ref.fiche("3.1").etat_des_lieux]
+    assert all(b.date_precisee for b in tgd)  # « Au 1er novembre 2019 »
+    assert not any(b.date_precisee for b in ref.fiche("2.5").etat_des_lieux)  # present tense, undated
+    undated = [b for f in ref.fiches for b in f.etat_des_lieux if not b.date_precisee]
+    assert all(b.date.month == 1 and b.date.day == 1 for b in undated)
+    assert all(b.date_precisee for f in ref.fiches for b in f.etat_des_lieux
+               if (b.date.month, b.date.day) != (1, 1))
+
+
+def test_schedules_as_the_plan_writes_them(ref):
+    from plancadre_eval.schedule import due_years
+
+    # « Fréquence d'évaluation : intermédiaires et à la fin du plan » : two intermediate, one final
+    assert due_years(ref.fiche("1.3"), ref.plan) == [2020, 2021, 2022]
+    assert ref.fiche("4.7").frequence.code == "semestrielle"
+
+
+def test_the_plan_s_own_figures(ref, as_json):
+    figures = {c.valeur: c for c in ref.chiffres}
+    assert sorted(figures) == [20, 2728, 3369, 4260, 8400]
+    assert {c.source for c in ref.chiffres} == {"plan cadre"}
+    assert figures[8400].annee == 2018 and figures[8400].lecture == "plancher"
+    assert figures[20].annee == 2019
+    assert [c["valeur"] for c in as_json["chiffres_plan"]] == [8400, 4260, 3369, 2728, 20]
+    plan = ROOT.parent / "shared" / "plan" / "plan-cadre-2019-2022.txt"
+    if plan.exists():
+        text = plan.read_text(encoding="utf-8").replace(" ", "")
+        for value in (8400, 4260, 3369, 2728):
+            assert str(value) in text
+
+
+def test_json_exports_origin_reading_and_dates(as_json):
+    fiches = {f["id"]: f for f in as_json["fiches"]}
+    inds = {i["id"]: i for f in fiches.values() for i in f["indicateurs"]}
+    assert inds["2.2.4"]["origine"] == "ajout" and inds["2.2.1"]["origine"] == "plan"
+    assert fiches["2.2"]["cibles"][0]["origine"] == "deduit"
+    assert fiches["2.2"]["cibles"][0]["lecture"] == "fourchette"
+    assert {m["id"]: m["origine"] for m in fiches["4.7"]["jalons"]}["4.7.J7"] == "deduit"
+    assert fiches["2.5"]["etat_des_lieux"][0]["date_precisee"] is False
+
+
+def test_no_internal_name_says_famille_where_the_data_do_not(ref):
+    from plancadre_eval import public_data
+
+    for code, spec in public_data.SERIES.items():
+        if spec.dataset == "etat4001":  # no intrafamilial flag in the État 4001
+            assert "famil" not in code and "famil" not in spec.libelle.lower(), code
+            assert spec.mesure and "tous contextes" in spec.mesure, code
+    assert ref.indicator("2.2.1").serie == "etat4001_cbv"
 
 
 def test_indicator_kinds_cover_the_plan(ref):
@@ -180,6 +277,37 @@ def test_target_without_deadline_is_rejected(tmp_path):
     _edit(ref_dir / "fiches-axe2.yaml", "2.5", lambda f: f["cibles"][0].pop("echeance"))
     problems = _problems(ref_dir)
     assert any("fiche 2.5, cible" in p and "champ 'echeance'" in p for p in problems), problems
+
+
+def test_unknown_origin_or_reading_is_rejected_with_a_suggestion(tmp_path):
+    ref_dir = _copy(tmp_path)
+
+    def spoil(f):
+        f["indicateurs"][0]["origine"] = "ajoute"
+        f["cibles"][0]["lecture"] = "fourchete"
+        f["jalons"][0]["origine"] = "inconnue"
+        f["etat_des_lieux"][0]["date_precisee"] = "non"
+
+    _edit(ref_dir / "fiches-axe2.yaml", "2.5", spoil)
+    problems = _problems(ref_dir)
+    assert any(p.startswith("fiches-axe2.yaml : fiche 2.5, indicateur 2.5.1 : champ 'origine' : "
+                            "valeur 'ajoute' inconnue ; valeurs admises : plan, ajout, deduit.")
+               and "Vouliez-vous dire 'ajout' ?" in p for p in problems), problems
+    assert any("fiche 2.5, cible" in p and "champ 'lecture'" in p and "'fourchette'" in p
+               for p in problems), problems
+    assert any("fiche 2.5, jalon '2.5.J1' : champ 'origine'" in p for p in problems), problems
+    assert any("fiche 2.5, état des lieux" in p and "champ 'date_precisee' : attendu true ou false"
+               in p for p in problems), problems
+
+
+def test_a_plan_figure_needs_its_fields(tmp_path):
+    ref_dir = _copy(tmp_path)
+    plan = yaml.safe_load((ref_dir / "plan.yaml").read_text(encoding="utf-8"))
+    plan["chiffres_plan"].append({"libelle": "Chiffre sans valeur", "unite": "faits", "annee": 2018})
+    (ref_dir / "plan.yaml").write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
+    problems = _problems(ref_dir)
+    assert any(p.startswith("plan.yaml : chiffre du plan 'Chiffre sans valeur' : champ 'valeur'")
+               for p in problems), problems
 
 
 def test_reference_to_a_missing_fiche_is_rejected(tmp_path):
