@@ -582,15 +582,17 @@ def browser():
         manager.stop()
 
 
-def render_year(out: Path, year: str = RENDER_YEAR, jobs: int = 2, timeout: float = 300) -> float:
+def render_year(out: Path, year: str = RENDER_YEAR, jobs: int = 2, timeout: float = 300,
+                extra: tuple[str, ...] = ()) -> float:
     """Render ``year`` from the demo data into ``out`` by calling ``plancadre_eval.cli.main`` in a
-    child Python (isolated from Playwright's event loop). Returns the duration in seconds.
+    child Python (isolated from Playwright's event loop); ``extra`` arguments are appended (e.g.
+    ``("--fiche", "4.5")``). Returns the duration in seconds.
 
     The child's output goes to a file, not a pipe (a kernel outliving the runner would otherwise
     hold the pipe open and hang the tests), and it runs in its own process group, which is ended
     when it exits or after ``timeout`` seconds (a French failure then says so).
     """
-    argv = ["run", "--year", year, "--out", str(out), "--jobs", str(jobs), "--quiet"]
+    argv = ["run", "--year", year, "--out", str(out), "--jobs", str(jobs), "--quiet", *extra]
     code = ("import sys; from plancadre_eval.cli import main; "
             f"sys.exit(main({argv!r}))")
     env = dict(os.environ, MPLBACKEND="Agg")

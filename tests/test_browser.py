@@ -45,12 +45,14 @@ from browser_support import (  # noqa: F401  (fixtures are used by name)
     print_layout,
     print_width_problems,
     printable_width_px,
+    render_year,
     rendered_outputs,
     site,
     status_column,
     table_problems,
     table_records,
 )
+from plancadre_eval import formatting
 from plancadre_eval.referential import load_referential
 
 # ==================================================================================================
@@ -285,9 +287,10 @@ def test_harness_print_check_flags_a_table_wider_than_a4(offline_context, good_s
 # ==================================================================================================
 
 YEAR = RENDER_YEAR
-#: Fiches due in 2021, computed by hand from the plan's frequencies: every fiche but 1.3
-#: ("intermédiaires et à la fin du plan": 2020 and 2022) and 4.5 ("tous les trois ans": 2019, 2022).
-NOT_DUE_IN_2021 = {"1.3", "4.5"}
+#: Fiches due in 2021, computed by hand from the plan's frequencies: every fiche but 4.5 ("tous les
+#: trois ans": 2019, 2022); 1.3 ("évaluations intermédiaires", plural, and at the end) is due in 2020,
+#: 2021 and 2022.
+NOT_DUE_IN_2021 = {"4.5"}
 #: One fiche page of each kind (all due in 2021).
 FICHES_BY_KIND = {
     "comptages": "2.5",
@@ -427,6 +430,92 @@ def test_a_printed_fiche_fits_the_a4_width(kind, offline_context, rendered_outpu
     assert pdf.startswith(b"%PDF") and len(pdf) > 1000
     assert boxes, f"{name} : ni tableau ni image à l'impression"
     problems = print_width_problems(name, boxes)
+    assert problems == [], "\n".join(problems)
+
+
+# --- the 2022 diagnostic: the Pas-de-Calais among the other départements ------------------------
+
+DIAGNOSTIC_YEAR = "2022"
+HDF = {"02": "Aisne", "59": "Nord", "60": "Oise", "62": "Pas-de-Calais", "80": "Somme"}
+
+
+@pytest.fixture(scope="module")
+def diagnostic_2022(tmp_path_factory, pytestconfig, offline_context):
+    """The 2022 diagnostic (fiche 4.5 due), rendered by the runner, opened in chromium."""
+    out = tmp_path_factory.mktemp("outputs-2022")
+    render_year(out, DIAGNOSTIC_YEAR, extra=("--fiche", "4.5"))
+    name = f"{DIAGNOSTIC_YEAR}/diagnostic.html"
+    assert (out / name).exists(), f"le runner n'a pas écrit {name}"
+    report, page = load_page(offline_context, (out / name).as_uri(), name, keep_open=True)
+    yield report, page
+    page.close()
+
+
+def _national_rates(indicator: str, year: int) -> dict[str, float]:
+    """Rates per 1 000 of the 62, Hauts-de-France, metropolitan France and France, summed here
+    from the national CSV with the csv module (Σ nombre / Σ population, independent of the
+    library), and the rank of the 62 among the metropolitan départements."""
+    import csv
+
+    path = (Path(__file__).resolve().parents[1] / "data" / "public" / "ssmsi-base-dep-2024-france"
+            / "donnee-dep-data.gouv-2024-geographie2025-produit-le2025-06-04.csv")
+    sums = {k: [0.0, 0.0] for k in ("62", "hdf", "metro", "france")}
+    metro_rates = {}
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter=";"):
+            if row["indicateur"] != indicator or int(row["annee"]) != year:
+                continue
+            dep, n, pop = row["Code_departement"], float(row["nombre"]), float(row["insee_pop"])
+            keys = ["france"] + (["metro"] if not dep.startswith("97") else [])
+            keys += (["hdf"] if row["Code_region"] == "32" else []) + (["62"] if dep == "62" else [])
+            for k in keys:
+                sums[k][0] += n
+                sums[k][1] += pop
+            if not dep.startswith("97"):
+                metro_rates[dep] = n / pop * 1000
+    rates = {k: n / pop * 1000 for k, (n, pop) in sums.items()}
+    rates["rang"] = 1 + sum(r > metro_rates["62"] for r in metro_rates.values())
+    rates["sur"] = len(metro_rates)
+    return rates
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("indicator", ["Violences physiques intrafamiliales", "Violences sexuelles"])
+def test_the_2022_diagnostic_places_the_pas_de_calais_among_the_departements(diagnostic_2022,
+                                                                               indicator):
+    report, _ = diagnostic_2022
+    assert report.load_error is None and report.console_errors == []
+    caption = f"{indicator} : victimes enregistrées pour 1 000 habitants, 2016-2022"
+    tables = [t for t in report.tables if t["caption"] == caption]
+    assert len(tables) == 1, [t["caption"] for t in report.tables]
+    rows = tables[0]["rows"]
+    assert rows[0] == ["Année", "Pas-de-Calais", "Hauts-de-France", "France métropolitaine", "France",
+                       "Rang du Pas-de-Calais"]
+    assert [r[0] for r in rows[1:]] == [str(y) for y in range(2016, 2023)]  # every year of the series
+    for row in rows[1:]:
+        expected = _national_rates(indicator, int(row[0]))
+        shown = [formatting.format_number(expected[k], 2) for k in ("62", "hdf", "metro", "france")]
+        assert row[1:5] == shown, (row, expected)
+        assert row[5] == f"{expected['rang']}e sur {expected['sur']}"
+    # the five départements of the region, side by side, every year
+    region = [t for t in report.tables if t["caption"].startswith(f"{indicator} : victimes enregistrées "
+                                                                   "pour 1 000 habitants par département")]
+    assert len(region) == 1 and region[0]["rows"][0] == ["Année"] + list(HDF.values())
+
+
+@pytest.mark.browser
+def test_the_2022_diagnostic_chart_and_the_plan_s_figures(diagnostic_2022):
+    report, page = diagnostic_2022
+    charts = [img for img in report.images if "cinq départements des Hauts-de-France" in img["alt"]]
+    assert len(charts) == 1, [img["alt"][:80] for img in report.images]
+    assert charts[0]["natural_width"] > 0, "graphique des départements non affiché"
+    for name in HDF.values():
+        assert name in charts[0]["alt"]
+    body = normalize_text(report.body_text)
+    assert normalize_text("plus de 8 400 faits") in body and normalize_text("source : plan cadre") in body
+    assert normalize_text("Aucun jeu de données public ne les reproduit") in body
+    assert normalize_text("les taux utilisent la population du millésime 2019") in body
+    problems = axe_violations(page, report.name)
     assert problems == [], "\n".join(problems)
 
 
