@@ -555,6 +555,24 @@ def test_indicator_table_columns_order_and_secrecy():
     pd.testing.assert_frame_equal(t, again)
 
 
+def test_the_table_says_whether_the_plan_adopted_the_indicator(tmp_path):
+    """``origine_indicateur`` = the referential's origin; ``origine`` keeps its meaning (how the
+    value was obtained), and the CSV carries both."""
+    import dataclasses
+
+    f11 = REF.fiche("1.1")
+    added = dataclasses.replace(f11, indicateurs=tuple(
+        dataclasses.replace(i, origine="ajout") if i.id == "1.1.4" else i for i in f11.indicateurs))
+    ref = dataclasses.replace(REF, fiches=(added,) + REF.fiches[1:])
+    t = ix.indicator_table(ref, BASE_OBS, 2021, population, {}, EXPECTED)
+    by = t[t["territoire"] == "62"].set_index("indicateur")["origine_indicateur"]
+    assert by["1.1.4"] == "ajout" and by["1.1.1"] == "plan" and by["1.2.1"] == "plan"
+    assert row(t, "1.1.4")["origine"] == ix.ORIGIN_SUM
+    csv = ix.write_indicator_table(t, tmp_path)["csv"].read_text(encoding="utf-8-sig")
+    header = csv.splitlines()[0].split(";")
+    assert header[-1] == "origine_indicateur" and "origine" in header
+
+
 def test_the_table_formats_for_readers():
     from plancadre_eval.formatting import format_indicator_table
 
