@@ -91,7 +91,8 @@ def test_one_page_per_fiche_due_and_none_for_the_others(outputs, referential):
     due = schedule.due_fiches(referential, YEAR)
     pages = {p.name for p in (outputs / str(YEAR)).glob("fiche-*.html")}
     assert pages == {f"fiche-{f}.html" for f in due}
-    assert "fiche-1.3.html" not in pages and "fiche-4.5.html" not in pages  # not due in 2021
+    # 1.3: « évaluations intermédiaires » (2020, 2021) and final (2022); 4.5: every three years
+    assert "fiche-1.3.html" in pages and "fiche-4.5.html" not in pages
 
 
 def test_every_fiche_page_shows_its_title_indicators_and_status(outputs, referential):

@@ -216,7 +216,7 @@ def diagnostic_comparison_section(dd: DiagnosticData) -> Html:
     """Pas-de-Calais beside Hauts-de-France, France métropolitaine and France (rates = sum of
     counts / sum of populations), its rank among the metropolitan départements, and the five
     départements of the region side by side (chart of the evaluated year and table of every year)."""
-    from . import charts, public_data
+    from .. import charts, public_data
 
     comp = dd.comparison
     if comp.empty:
