@@ -38,6 +38,7 @@ from typing import Any, Iterable, Protocol
 
 import pandas as pd
 
+from .provenance import COLLECTION_SUFFIXES, collection_files, natural_key
 from .referential import COMPONENTS, Indicator, Referential, suggest
 
 #: Required columns of a collection file, in the order users see them.
@@ -58,7 +59,7 @@ TEMPLATE_COLUMNS = (
 TEMPLATE_SHEET = "Collecte"
 HELP_SHEET = "Mode d'emploi"
 LISTS_SHEET = "Listes"
-FILE_SUFFIXES = (".csv", ".xlsx")
+FILE_SUFFIXES = COLLECTION_SUFFIXES
 
 _LEVEL_IS = {
     "departement": "le département",
@@ -462,20 +463,11 @@ def _discover(paths: Iterable[str | Path] | str | Path
     for given in paths:
         p = Path(given)
         if p.is_dir():
-            files = []
-            for f in p.rglob("*"):
-                rel = f.relative_to(p)
-                if not f.is_file() or f.suffix.lower() not in FILE_SUFFIXES:
-                    continue
-                if any(part.startswith((".", "~$")) for part in rel.parts):
-                    continue
-                if f.name.lower().startswith("readme"):
-                    continue
-                files.append((f, rel.as_posix()))
+            files = collection_files(p)
             if not files:
                 problems.append(Problem(str(p), None, None, "dossier sans fichier de collecte "
                                         "(.csv ou .xlsx)."))
-            for f, rel in sorted(files, key=lambda t: _natural_key(t[1])):
+            for f, rel in files:
                 key = f.resolve()
                 if key not in seen:
                     seen.add(key)
@@ -488,10 +480,6 @@ def _discover(paths: Iterable[str | Path] | str | Path
         else:
             problems.append(Problem(str(p), None, None, "fichier ou dossier introuvable."))
     return found, problems
-
-
-def _natural_key(text: str) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
 # --- what a collected id means -----------------------------------------------------------------
@@ -594,7 +582,7 @@ class _Places:
                 self.levels[code] = "departement"
             elif code in structures:
                 self.levels[code] = structures[code]
-        self.codes = sorted(codes, key=_natural_key)
+        self.codes = sorted(codes, key=natural_key)
         self.lookup = {c.lower(): c for c in self.codes}
 
     def canonical(self, text: str) -> str | None:
