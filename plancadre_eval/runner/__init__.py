@@ -8,7 +8,7 @@ For a year ``Y`` the runner produces, in ``outputs/<Y>/``:
   ``diagnostic.html`` (``notebooks/diagnostic_departemental.ipynb``);
 - the executed notebooks beside them (``fiche-<id>.ipynb``; a failed execution goes to
   ``fiche-<id>.echec.ipynb`` and never over the last good one), for audit;
-- ``indicateurs.csv`` / ``.xlsx`` (:func:`plancadre_eval.indicators.write_indicator_table`);
+- ``indicateurs.csv`` / ``.xlsx`` (:func:`plancadre_eval.export.write_indicator_table`);
 - ``index.html`` (fiches grouped by axe with their status, data files with SHA-256, public data
   editions; no run date) and ``manifest.json`` (run date, per page: status, cache decision and its
   reason, error of the failing cell, input hashes);

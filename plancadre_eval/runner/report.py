@@ -50,17 +50,16 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
 
     Returns ``(files written, {fiche id: statut})``.
     """
-    from .. import evaluation, indicators, parameters
+    from .. import evaluation, parameters
+    from ..export import write_indicator_table
 
     settings = parameters.validate(year=plan.year, referentiel=plan.referential.folder,
                                    data_dir=str(plan.data_dir),
                                    secret_threshold=plan.params.get("secret_threshold", 5))
     ctx = evaluation.load_context(settings)
-    table = indicators.indicator_table(ctx.referential, ctx.observations, ctx.year, ctx.territories,
-                                       ctx.public, ctx.expected, secret_threshold=ctx.secret_threshold)
-    written = indicators.write_indicator_table(table, tmp_dir)
-    statuses = indicators.fiche_statuses(ctx.referential, ctx.observations, ctx.year, ctx.expected,
-                                         ctx.territories, ctx.public, fiches=plan.due)
+    table = ctx.engine.table(ctx.year)
+    written = write_indicator_table(table, tmp_dir)
+    statuses = ctx.engine.statuses(ctx.year, plan.due)
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
     return [Path(p) for p in written.values()], status_map
 
