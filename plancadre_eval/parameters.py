@@ -148,13 +148,13 @@ def resolve_params(raw: dict[str, Any], *, year: int, declared: set[str], source
     if data is not None:
         params["data_dir"] = display_path(Path(data).expanduser().resolve(), root, absolute=True)
     elif "data_dir" in params:
-        params["data_dir"] = display_path(paths.resolve(str(params["data_dir"]), root=root), root,
+        params["data_dir"] = display_path(paths.resolve(str(params["data_dir"]), root, root=root), root,
                                           absolute=True)
     if referentiel is not None:
         params["referentiel"] = display_path(Path(referentiel).expanduser().resolve(), root,
                                              absolute=True)
     elif "referentiel" in params:
-        params["referentiel"] = display_path(paths.resolve(str(params["referentiel"]), root=root),
+        params["referentiel"] = display_path(paths.resolve(str(params["referentiel"]), root, root=root),
                                              root, absolute=True)
     if "secret_threshold" in params:
         try:
