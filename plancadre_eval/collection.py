@@ -39,6 +39,7 @@ from typing import Any, Iterable, Protocol
 import pandas as pd
 
 from .referential import COMPONENTS, Indicator, Referential, suggest
+from .territories import Level, expected_codes, structure_level
 
 #: Required columns of a collection file, in the order users see them.
 REQUIRED_COLUMNS = ("fiche", "indicateur", "annee", "territoire", "valeur")
@@ -61,20 +62,20 @@ LISTS_SHEET = "Listes"
 FILE_SUFFIXES = (".csv", ".xlsx")
 
 _LEVEL_IS = {
-    "departement": "le département",
-    "arrondissement": "un arrondissement",
-    "epci": "un EPCI",
-    "commune": "une commune",
-    "structure": "une structure",
-    "compagnie_gendarmerie": "une compagnie de gendarmerie",
+    Level.DEPARTEMENT: "le département",
+    Level.ARRONDISSEMENT: "un arrondissement",
+    Level.EPCI: "un EPCI",
+    Level.COMMUNE: "une commune",
+    Level.STRUCTURE: "une structure",
+    Level.COMPAGNIE_GENDARMERIE: "une compagnie de gendarmerie",
 }
 _LEVEL_COLLECTED = {
-    "departement": "au niveau du département",
-    "arrondissement": "par arrondissement",
-    "epci": "par EPCI",
-    "commune": "par commune",
-    "structure": "par structure",
-    "compagnie_gendarmerie": "par compagnie de gendarmerie",
+    Level.DEPARTEMENT: "au niveau du département",
+    Level.ARRONDISSEMENT: "par arrondissement",
+    Level.EPCI: "par EPCI",
+    Level.COMMUNE: "par commune",
+    Level.STRUCTURE: "par structure (hors compagnies de gendarmerie)",
+    Level.COMPAGNIE_GENDARMERIE: "par compagnie de gendarmerie",
 }
 _NEGATIVE = {
     "comptage": "un comptage est positif ou nul",
@@ -585,17 +586,12 @@ class _Places:
         self.ref = ref
         self.territories = territories
         self.dep = ref.plan.departement
-        structures = {s.code: ("compagnie_gendarmerie" if s.type == "compagnie_gendarmerie"
-                               else "structure") for s in ref.structures}
+        structures = {s.code: structure_level(s) for s in ref.structures}
         codes = {str(c) for c in territories.valid_codes(ref)} | set(structures) | {self.dep}
-        self.levels: dict[str, str | None] = {}
-        for code in codes:
-            if code == self.dep:
-                self.levels[code] = "departement"
-            elif code in structures:
-                self.levels[code] = structures[code]
+        self.levels: dict[str, str | None] = {**structures, self.dep: Level.DEPARTEMENT}
         self.codes = sorted(codes, key=_natural_key)
         self.lookup = {c.lower(): c for c in self.codes}
+        self._at_level: dict[str, list[str]] = {}
 
     def canonical(self, text: str) -> str | None:
         s = _SPACES_RE.sub("", text)
@@ -612,12 +608,9 @@ class _Places:
         return self.levels[code]
 
     def accepts(self, code: str, niveau: str) -> bool:
-        if code == self.dep:
-            return True
-        level = self.level(code)
-        if niveau == "structure":
-            return level in ("structure", "compagnie_gendarmerie")
-        return level == niveau
+        """The département total, or a code of the indicator's level (a gendarmerie company is
+        not a "structure": see :class:`territories.Level`)."""
+        return code == self.dep or self.level(code) == niveau
 
     def name(self, code: str) -> str:
         """Label of a code for the template ("" when the territories module has none)."""
@@ -631,14 +624,10 @@ class _Places:
             return ""
 
     def at_level(self, niveau: str) -> list[str]:
-        """Codes of one level (département: its code), natural order."""
-        if niveau == "departement":
-            return [self.dep]
-        if niveau == "structure":
-            return [s.code for s in self.ref.structures]
-        if niveau == "compagnie_gendarmerie":
-            return [s.code for s in self.ref.structures if s.type == "compagnie_gendarmerie"]
-        return [c for c in self.codes if c != self.dep and self.level(c) == niveau]
+        """Codes of one level (:func:`territories.expected_codes`), cached."""
+        if niveau not in self._at_level:
+            self._at_level[niveau] = expected_codes(niveau, self.ref, self.territories)
+        return self._at_level[niveau]
 
 
 # --- validation --------------------------------------------------------------------------------

@@ -365,11 +365,18 @@ def test_territory_at_another_level(tmp_path, ref):
         "au niveau du département ('62').")
 
 
-def test_departement_total_and_any_structure_are_accepted(tmp_path, ref):
-    path = write_csv(tmp_path, ["2.5;2.5.1;2021;62;5", "2.1;2.1.1;2021;CGD-ARRAS;30",
-                                "2.1;2.1.1;2021;tj-arras;40"])
+def test_departement_total_and_a_structure_are_accepted(tmp_path, ref):
+    path = write_csv(tmp_path, ["2.5;2.5.1;2021;62;5", "2.1;2.1.1;2021;tj-arras;40"])
     obs = load_collection(path, ref, TERR).observations
-    assert obs["territoire"].tolist() == ["62", "CGD-ARRAS", "TJ-ARRAS"]
+    assert obs["territoire"].tolist() == ["62", "TJ-ARRAS"]
+
+
+def test_a_gendarmerie_company_is_not_a_structure(tmp_path, ref):
+    # the referential gives companies their own level (territories.Level)
+    assert one_line(tmp_path, ref, "2.1;2.1.1;2021;CGD-ARRAS;30") == (
+        "F:2: colonne 'territoire': 'CGD-ARRAS' est une compagnie de gendarmerie ; l'indicateur "
+        "'2.1.1' se collecte par structure (hors compagnies de gendarmerie) ou pour le total "
+        "départemental ('62').")
 
 
 def test_empty_territory(tmp_path, ref):
@@ -568,7 +575,7 @@ def test_template_territories_by_level(ref):
     rows = template_rows(ref, TERR, 2020)
     terr = rows.groupby("indicateur", sort=False)["territoire"].apply(list).to_dict()
     assert terr["2.10.1"] == ["CGD-ARRAS", "CGD-CALAIS"]
-    assert terr["2.1.1"] == terr["2.1.1.personnes"] == ["CGD-ARRAS", "CGD-CALAIS", "TJ-ARRAS"]
+    assert terr["2.1.1"] == terr["2.1.1.personnes"] == ["TJ-ARRAS"]
     assert terr["2.1.2"] == ["62"]
     assert terr["2.1.4"] == ["62041"]
 
