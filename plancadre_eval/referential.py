@@ -294,12 +294,13 @@ class Referential:
 
 
 def coerce_year(value: Any) -> int:
-    """``value`` as an int year (2021, 2021.0, "2021"); ValueError for anything else (True, 2021.5,
-    "deux mille"). Callers add the French message naming the valid years."""
+    """``value`` as an int year (2021, 2021.0, "2021", " 2021.0"); ValueError for anything else
+    (True, 2021.5, "deux mille", None). The one year check of the project: callers add the French
+    message naming the valid years."""
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(value)
     try:
-        return int(value.strip() if isinstance(value, str) else value)
+        return int(value.strip().removesuffix(".0") if isinstance(value, str) else value)
     except (TypeError, ValueError):
         raise ValueError(value) from None
 

@@ -114,15 +114,13 @@ def _check_code(code: Any) -> str:
 
 
 def _check_year(year: Any) -> int:
-    if isinstance(year, bool):
-        raise TypeError(f"Année invalide : {year!r}.")
+    """``year`` read by :func:`referential.coerce_year` (the one year check); TypeError otherwise."""
+    from .referential import coerce_year  # local import: referential imports Level from here
+
     try:
-        y = int(year)
-    except (TypeError, ValueError):
+        return coerce_year(year)
+    except ValueError:
         raise TypeError(f"Année invalide : {year!r} (attendu un entier, par exemple 2021).") from None
-    if y != year:
-        raise TypeError(f"Année invalide : {year!r} (attendu un entier, par exemple 2021).")
-    return y
 
 
 def _read_csv(path: Path, sep: str) -> pd.DataFrame:

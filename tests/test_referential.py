@@ -254,3 +254,12 @@ def test_vocabularies_compare_equal_to_the_yaml_strings(ref):
 
     assert IndicatorType.A_DETERMINER == "a_determiner" and "compagnie_gendarmerie" in LEVELS
     assert {i.type for i in ref.indicators()} <= set(IndicatorType)
+
+
+def test_coerce_year_is_the_one_year_reading():
+    from plancadre_eval.referential import coerce_year
+
+    assert [coerce_year(v) for v in (2021, 2021.0, "2021", " 2021.0")] == [2021] * 4
+    for bad in (True, 2021.5, "deux mille", None):
+        with pytest.raises(ValueError):
+            coerce_year(bad)
