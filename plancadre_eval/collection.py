@@ -12,7 +12,6 @@ Public functions:
 - :func:`read_collection` ``(paths, referential, territories) -> (Collection, list[Problem])``;
 - :func:`load_collection` — the same, raising :class:`CollectionError` when any problem exists (the
   run never works from partly-read data);
-- :func:`check_paths` — only the problems;
 - :func:`command_check` — ``plancadre-eval check``.
 
 The workbook a pilot service fills in (``plancadre-eval template``) is in :mod:`template`.
@@ -679,15 +678,6 @@ def load_collection(
     if problems:
         raise CollectionError(problems)
     return collection
-
-
-def check_paths(
-    paths: Iterable[str | Path] | str | Path,
-    referential: Referential,
-    territories: TerritoriesLike | None = None,
-) -> list[Problem]:
-    """Every problem of the collection files (empty list: the data passes ``check``)."""
-    return read_collection(paths, referential, territories)[1]
 
 
 def _frame(raws: list[_RawFile]) -> pd.DataFrame:

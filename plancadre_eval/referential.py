@@ -271,9 +271,6 @@ class Referential:
                 return a
         raise KeyError(f"Axe inconnu : {axis_id!r}.")
 
-    def structure_codes(self) -> list[str]:
-        return [s.code for s in self.structures]
-
     def pilots(self) -> list[str]:
         """Short names of the pilot services, sorted."""
         return sorted({f.pilote_court for f in self.fiches})

@@ -528,10 +528,11 @@ def _compare(label: str, reference: set[str], other: set[str]) -> list[str]:
     return out
 
 
-# --- module-level shortcuts on the shipped territories ----------------------------------------
+# --- territorial levels: which level a code is, which codes a level expects -----------------
 
 def level_of(code: str, referential: Referential | None = None) -> str | None:
-    """:meth:`Territories.level_of` on the shipped territories."""
+    """Level of a code (:class:`Level`, None when unknown) on the shipped territories:
+    :meth:`Territories.level_of`, structures placed by :func:`structure_level`."""
     return load_territories().level_of(code, referential)
 
 
@@ -574,26 +575,6 @@ def indicator_codes(indicator: Indicator, referential: Referential,
     if indicator.territoires:
         return list(indicator.territoires)
     return expected_codes(indicator.niveau, referential, territories)
-
-
-def name_of(code: str, referential: Referential | None = None) -> str:
-    """:meth:`Territories.name_of` on the shipped territories."""
-    return load_territories().name_of(code, referential)
-
-
-def valid_codes(referential: Referential | None = None) -> set[str]:
-    """:meth:`Territories.valid_codes` on the shipped territories."""
-    return load_territories().valid_codes(referential)
-
-
-def arrondissement_of(code: str, referential: Referential | None = None) -> str | None:
-    """:meth:`Territories.arrondissement_of` on the shipped territories."""
-    return load_territories().arrondissement_of(code, referential)
-
-
-def boundaries(level: str = "arrondissement") -> dict[str, list[list[tuple[float, float]]]]:
-    """:meth:`Territories.boundaries` on the shipped territories."""
-    return load_territories().boundaries(level)
 
 
 def sources(folder: str | Path | None = None) -> list[dict[str, str]]:

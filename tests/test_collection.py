@@ -33,7 +33,6 @@ from plancadre_eval.collection import (
     OBSERVATION_COLUMNS,
     CollectionError,
     Problem,
-    check_paths,
     load_collection,
     parse_date,
     parse_number,
@@ -48,7 +47,7 @@ def ref():
 
 
 def lines(paths, ref) -> list[str]:
-    return [str(p) for p in check_paths(paths, ref, TERR)]
+    return [str(p) for p in read_collection(paths, ref, TERR)[1]]
 
 
 def one_line(tmp_path, ref, *rows: str) -> str:
@@ -569,7 +568,7 @@ def test_a_folder_of_a_few_thousand_rows_is_checked_well_under_a_second(tmp_path
 def test_thousands_of_bad_rows_are_reported_quickly(tmp_path, ref):
     write_csv(tmp_path, [f"2.1;2.1.4;2021;6200{i % 10};{i}" for i in range(3000)])
     start = time.perf_counter()
-    problems = check_paths(tmp_path, ref, ManyCommunes())
+    problems = read_collection(tmp_path, ref, ManyCommunes())[1]
     elapsed = time.perf_counter() - start
     # 62000 is unknown (300 rows); 62001..62009 are valid: 9 keys, 2691 duplicates
     assert len(problems) == 300 + 2691

@@ -219,12 +219,9 @@ def test_valid_codes(terr, ref):
     assert terr.valid_codes() == codes - {"CGD-ARRAS", "TJ-BETHUNE", "ASSO-X"}
 
 
-def test_module_level_shortcuts_use_the_shipped_files(ref):
+def test_level_of_uses_the_shipped_files(ref):
     assert territories.level_of("627", ref) == "arrondissement"
-    assert territories.name_of("62", ref) == "Pas-de-Calais"
-    assert territories.arrondissement_of("62498", ref) == "627"
-    assert "62498" in territories.valid_codes(ref)
-    assert set(territories.boundaries()) == set(ARRONDISSEMENTS)
+    assert territories.level_of("CGD-ARRAS", ref) == "compagnie_gendarmerie"
 
 
 
