@@ -173,7 +173,7 @@ def format_indicator_value(value: Any, indicator_type: str = "comptage", unit: s
 
 
 def format_indicator_table(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy of an indicator table (``indicators.indicator_table``) with French display strings.
+    """A copy of an indicator table (``engine.Engine.table``) with French display strings.
 
     Values and references get their unit, changes a sign (``evolution`` in the indicator's unit, in
     points for percentages; ``*_pct`` in %), dates are spelled out, masked cells read ``"secret"``.

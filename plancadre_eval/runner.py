@@ -8,7 +8,7 @@ For a year ``Y`` the runner produces, in ``outputs/<Y>/``:
   ``diagnostic.html`` (``notebooks/diagnostic_departemental.ipynb``);
 - the executed notebooks beside them (``fiche-<id>.ipynb``; a failed execution goes to
   ``fiche-<id>.echec.ipynb`` and never over the last good one), for audit;
-- ``indicateurs.csv`` / ``.xlsx`` (:func:`plancadre_eval.indicators.write_indicator_table`);
+- ``indicateurs.csv`` / ``.xlsx`` (:func:`plancadre_eval.export.write_indicator_table`);
 - ``index.html`` (fiches grouped by axe with their status, data files with SHA-256, public data
   editions; no run date) and ``manifest.json`` (run date, per page: status, cache decision and its
   reason, error of the failing cell, input hashes);
@@ -1149,17 +1149,16 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
 
     Returns ``(files written, {fiche id: statut})``.
     """
-    from . import evaluation, indicators, parameters
+    from . import evaluation, parameters
+    from .export import write_indicator_table
 
     settings = parameters.validate(year=plan.year, referentiel=plan.referential.folder,
                                    data_dir=str(plan.data_dir),
                                    secret_threshold=plan.params.get("secret_threshold", 5))
     ctx = evaluation.load_context(settings)
-    table = indicators.indicator_table(ctx.referential, ctx.observations, ctx.year, ctx.territories,
-                                       ctx.public, ctx.expected, secret_threshold=ctx.secret_threshold)
-    written = indicators.write_indicator_table(table, tmp_dir)
-    statuses = indicators.fiche_statuses(ctx.referential, ctx.observations, ctx.year, ctx.expected,
-                                         ctx.territories, ctx.public, fiches=plan.due)
+    table = ctx.engine.table(ctx.year)
+    written = write_indicator_table(table, tmp_dir)
+    statuses = ctx.engine.statuses(ctx.year, plan.due)
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
     return [Path(p) for p in written.values()], status_map
 

@@ -1,7 +1,7 @@
 """Statistical secrecy: small counts of persons are not published below the département.
 
 Applied once, in the library, before any table, notebook or chart sees the values
-(``indicators.indicator_table`` and ``indicators.indicator_values`` call :func:`apply_secrecy`).
+(``engine.Engine.table`` and ``engine.Engine.values`` call :func:`apply_secrecy`).
 
 Rules (the threshold, 5 by default, comes from ``params/<année>.yaml``: ``secret_threshold``):
 

@@ -7,6 +7,7 @@ secret never leaks, that qualitative indicators are not zeros, headings, tables,
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import textwrap
@@ -19,7 +20,11 @@ from html_support import Html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plancadre_eval import evaluation, indicators
+from plancadre_eval import statuses
+from plancadre_eval.evaluation import context as page_context
+from plancadre_eval.evaluation import fiche as fiche_page
+from plancadre_eval.evaluation import html as fragments
+from plancadre_eval.evaluation import synthesis as synthesis_page
 from plancadre_eval.formatting import MINUS, NBSP
 from plancadre_eval.referential import load_referential
 
@@ -127,7 +132,7 @@ ARR_NAMES = {"621": "Arras", "622": "Béthune", "623": "Boulogne-sur-Mer"}
 
 
 class FakeTerritories:
-    """What evaluation.py asks of territories.Territories."""
+    """What the evaluation pages ask of territories.Territories."""
 
     arrondissements = pd.DataFrame({"arrondissement": list(ARR), "nom": list(ARR_NAMES.values())})
 
@@ -198,8 +203,8 @@ def data_dir(tmp_path_factory):
     return folder
 
 
-def make_context(referential, data_dir, year=2021, demo=False) -> evaluation.Context:
-    return evaluation.Context(
+def make_context(referential, data_dir, year=2021, demo=False) -> page_context.Context:
+    return page_context.Context(
         referential=referential, year=year, data_dir=data_dir, secret_threshold=5,
         territories=FakeTerritories(), observations=observations(),
         files=tuple((str(data_dir / n), hashlib.sha256((data_dir / n).read_bytes()).hexdigest())
@@ -209,26 +214,26 @@ def make_context(referential, data_dir, year=2021, demo=False) -> evaluation.Con
 
 @pytest.fixture(scope="module")
 def data(referential, data_dir):
-    return evaluation.fiche_data(make_context(referential, data_dir), "1.1")
+    return fiche_page.fiche_data(make_context(referential, data_dir), "1.1")
 
 
-FICHE_SECTIONS = (evaluation.fiche_header, evaluation.status_section, evaluation.indicators_section,
-                  evaluation.charts_section, evaluation.territories_section,
-                  evaluation.targets_section, evaluation.milestones_section, evaluation.public_section,
-                  evaluation.completeness_section, evaluation.comments_section,
-                  evaluation.provenance_section)
+FICHE_SECTIONS = (fiche_page.fiche_header, fiche_page.status_section, fiche_page.indicators_section,
+                  fiche_page.charts_section, fiche_page.territories_section,
+                  fiche_page.targets_section, fiche_page.milestones_section, fiche_page.public_section,
+                  fiche_page.completeness_section, fiche_page.comments_section,
+                  fiche_page.provenance_section)
 
 
 @pytest.fixture(scope="module")
 def page(data) -> str:
-    return "".join(f"<h2>section</h2>{fn(data)}" if fn is not evaluation.fiche_header else fn(data)
+    return "".join(f"<h2>section</h2>{fn(data)}" if fn is not fiche_page.fiche_header else fn(data)
                    for fn in FICHE_SECTIONS)
 
 
 # --- the fiche's tables ------------------------------------------------------------------------
 
 def test_the_indicator_table_shows_hand_computed_values(data):
-    t = evaluation.indicator_overview(data).set_index("N°")
+    t = fiche_page.indicator_overview(data).set_index("N°")
     assert list(t.columns) == ["Indicateur", "Unité", "Référence", "2020", "2021", "Évolution sur un an",
                                "Cible", "Progression vers la cible", "Statut"]
     r = t.loc["1.1.1"]
@@ -245,27 +250,27 @@ def test_the_indicator_table_shows_hand_computed_values(data):
 
 
 def test_qualitative_and_undecided_indicators_are_named_not_zero(data):
-    t = evaluation.indicator_overview(data).set_index("N°")
-    for iid, text in (("1.1.3", evaluation.QUALITATIVE_TEXT), ("1.1.4", evaluation.TO_BE_DEFINED_TEXT)):
+    t = fiche_page.indicator_overview(data).set_index("N°")
+    for iid, text in (("1.1.3", fiche_page.QUALITATIVE_TEXT), ("1.1.4", fiche_page.TO_BE_DEFINED_TEXT)):
         cell = t.loc[iid, "Unité"]
-        assert isinstance(cell, evaluation.Span) and cell.columns == 7 and str(cell) == text
-    html = evaluation.indicators_section(data)
+        assert isinstance(cell, fragments.Span) and cell.columns == 7 and str(cell) == text
+    html = fiche_page.indicators_section(data)
     row = re.search(r'<th scope="row">1\.1\.3</th>(.*?)</tr>', html).group(1)
     assert 'colspan="7">indicateur qualitatif : voir commentaires<' in row
     assert ">0<" not in row
 
 
 def test_a_jalon_indicator_shows_its_milestone(data):
-    r = evaluation.indicator_overview(data).set_index("N°").loc["1.1.5"]
+    r = fiche_page.indicator_overview(data).set_index("N°").loc["1.1.5"]
     assert r["2021"] == "réalisé le 15 septembre 2020"
     assert r["Cible"] == "échéance : 30 juin 2020"
     assert "réalisé en retard" in str(r["Statut"])
 
 
 def test_a_public_series_without_value_for_the_year_is_a_dash_and_says_where_it_stops(data):
-    r = evaluation.indicator_overview(data).set_index("N°").loc["1.1.6"]
+    r = fiche_page.indicator_overview(data).set_index("N°").loc["1.1.6"]
     assert (r["2020"], r["2021"]) == (f"1{NBSP}210", "—")
-    html = evaluation.public_section(data)
+    html = fiche_page.public_section(data)
     assert "Source d&#x27;essai" not in html and "Source d'essai : index 7 et 8." in html
     assert "La série approche le libellé du plan." in html
     assert "La série publiée s'arrête en 2020 : pas de valeur pour 2021." in html
@@ -274,7 +279,7 @@ def test_a_public_series_without_value_for_the_year_is_a_dash_and_says_where_it_
 
 
 def test_secret_values_never_reach_the_page(data, page):
-    parts, year = evaluation.territory_breakdown(data, data.fiche.indicateurs[0])
+    parts, year = fiche_page.territory_breakdown(data, data.fiche.indicateurs[0])
     assert year == 2021
     assert list(parts["nom"]) == ["Arras", "Béthune", "Boulogne-sur-Mer"]
     assert list(parts["diffusion"]) == ["secret", "secret", "public"]
@@ -292,16 +297,16 @@ def test_a_breakdown_entirely_secret_is_said_not_drawn(referential, data_dir):
     obs = obs[~((obs["indicateur"] == "1.1.1") & (obs["annee"] == 2021))]
     obs = pd.concat([obs, pd.DataFrame([obs_row("1.1.1", 2021, t, v) for t, v in
                                          (("621", 4), ("622", 3), ("623", 2))])], ignore_index=True)
-    d = evaluation.fiche_data(evaluation.Context(**{**ctx.__dict__, "observations": obs}), "1.1")
-    html = evaluation.territories_section(d)
+    d = fiche_page.fiche_data(dataclasses.replace(ctx, observations=obs), "1.1")
+    html = fiche_page.territories_section(d)
     assert "<img" not in html
     assert ("Valeurs 2021 par territoire couvertes par le secret statistique (effectifs de personnes "
             "inférieurs à 5) : seule la valeur départementale est publiée.") in html
-    assert evaluation.indicator_overview(d).set_index("N°").loc["1.1.1", "2021"] == "9"
+    assert fiche_page.indicator_overview(d).set_index("N°").loc["1.1.1", "2021"] == "9"
 
 
 def test_status_section_shows_the_badge_the_reasons_and_the_rule(data):
-    html = evaluation.status_section(data)
+    html = fiche_page.status_section(data)
     assert data.status == "en retard"
     assert '<span class="statut statut-en-retard statut-grand">en retard</span>' in html
     assert "Cible « Accueillir 90 personnes » en retard." in html
@@ -312,7 +317,7 @@ def test_status_section_shows_the_badge_the_reasons_and_the_rule(data):
 
 def test_header_has_one_h1_the_identity_and_the_demo_notice_only_for_demo_data(referential, data_dir,
                                                                               tmp_path):
-    head = evaluation.fiche_header(evaluation.fiche_data(make_context(referential, data_dir), "1.1"))
+    head = fiche_page.fiche_header(fiche_page.fiche_data(make_context(referential, data_dir), "1.1"))
     assert Html(head).headings == [1]
     assert "<h1>Fiche 1.1 — Accueil des victimes &lt;essai&gt; &amp; suivi</h1>" in head
     assert "Données de démonstration" not in head
@@ -323,8 +328,8 @@ def test_header_has_one_h1_the_identity_and_the_demo_notice_only_for_demo_data(r
     demo.mkdir()
     (demo / "DEMONSTRATION").write_text("")
     ctx = make_context(referential, data_dir)
-    ctx = evaluation.Context(**{**ctx.__dict__, "data_dir": demo})
-    head = evaluation.fiche_header(evaluation.fiche_data(ctx, "1.1"))
+    ctx = dataclasses.replace(ctx, data_dir=demo)
+    head = fiche_page.fiche_header(fiche_page.fiche_data(ctx, "1.1"))
     assert '<div class="avertissement" role="note"><p><strong>Données de démonstration</strong>' in head
 
 
@@ -341,7 +346,7 @@ def test_the_page_has_ordered_headings_accessible_tables_and_alt_texts(page, dat
 
 
 def test_chart_alt_text_summarises_the_series_and_the_target(data):
-    html = evaluation.indicator_figure(data, data.fiche.indicateurs[0])
+    html = fiche_page.indicator_figure(data, data.fiche.indicateurs[0])
     alt = Html(html).imgs[0]["alt"]
     assert alt == ("Nombre de personnes accueillies (personnes), Pas-de-Calais, de 2018 à 2021 : "
                    "pas de valeur en 2018, pas de valeur en 2019, 60 en 2020, 45 en 2021 ; "
@@ -350,22 +355,22 @@ def test_chart_alt_text_summarises_the_series_and_the_target(data):
 
 
 def test_targets_and_milestones_sections(data):
-    t = evaluation.target_overview(data)
+    t = fiche_page.target_overview(data)
     assert t.loc[0, "Progression"] == f"10{NBSP}%"
     # 2019-01-01 -> 2021-12-31 is 1095 days of 1460: 75 %
     assert t.loc[0, "Progression attendue"] == f"75{NBSP}%"
-    ms = evaluation.milestones_section(data)
+    ms = fiche_page.milestones_section(data)
     assert "15 septembre 2020" in ms and "réalisé en retard" in ms
     assert Html(ms).imgs[0]["alt"].startswith("Frise des 1 jalons de la fiche 1.1 au 31 décembre 2021 : "
                                               "1.1.J1 : échéance 30 juin 2020, réalisé le 15 septembre 2020")
 
 
 def test_missing_values_say_what_and_from_whom(data):
-    missing = evaluation.missing_values(data)
+    missing = fiche_page.missing_values(data)
     assert missing.to_dict("records") == [{"Indicateur": "1.1.7", "Libellé": "Nombre de réunions",
                                            "Élément manquant": "valeur", "Territoire": "Pas-de-Calais",
                                            "Service pilote": "DDE"}]
-    html = evaluation.completeness_section(data)
+    html = fiche_page.completeness_section(data)
     # expected: 3 arrondissements + numerator + denominator + qualitative + réunions + milestone = 8
     assert "7 valeurs déclarées sur 8 attendues pour 2021 (88" in html
     assert "Direction départementale de l'essai (DDE)" in html
@@ -373,18 +378,18 @@ def test_missing_values_say_what_and_from_whom(data):
 
 
 def test_comments_of_the_year_and_of_earlier_years(data):
-    now = evaluation.fiche_comments(data)
+    now = fiche_page.fiche_comments(data)
     assert now.to_dict("records") == [{"Année": 2021, "Indicateur": "1.1.3", "Territoire": "Pas-de-Calais",
                                        "Commentaire": "Bilan positif <confirmé> & partagé"}]
-    html = evaluation.comments_section(data)
+    html = fiche_page.comments_section(data)
     assert "Bilan positif &lt;confirmé&gt; &amp; partagé" in html
     assert "Commentaires des années précédentes (1)" in html and "Premier bilan" in html
 
 
 def test_provenance_lists_only_the_fiche_files_with_their_hash(data, data_dir):
-    files = evaluation.fiche_files(data)
+    files = fiche_page.fiche_files(data)
     assert [Path(p).name for p, _ in files] == ["fiche-1.1.csv"]
-    html = evaluation.provenance_section(data)
+    html = fiche_page.provenance_section(data)
     digest = hashlib.sha256((data_dir / "fiche-1.1.csv").read_bytes()).hexdigest()
     assert digest in html
     assert hashlib.sha256((data_dir / "fiche-2.1.csv").read_bytes()).hexdigest() not in html
@@ -397,12 +402,12 @@ def test_provenance_lists_only_the_fiche_files_with_their_hash(data, data_dir):
 
 @pytest.fixture(scope="module")
 def synthesis(referential, data_dir):
-    return evaluation.synthesis_data(make_context(referential, data_dir))
+    return synthesis_page.synthesis_data(make_context(referential, data_dir))
 
 
 def test_synthesis_links_only_the_fiches_due_this_year(synthesis):
     assert synthesis.due == ["1.1"]  # 2.1 is triennale: 2019 and 2022
-    grid = evaluation.fiche_grid_section(synthesis)
+    grid = synthesis_page.fiche_grid_section(synthesis)
     assert Html(grid).links == ["fiche-1.1.html", "fiche-1.1.html"]
     assert "pas d&#x27;évaluation" not in grid
     assert "pas d'évaluation prévue en 2021 (tous les trois ans)" in grid
@@ -412,33 +417,33 @@ def test_synthesis_links_only_the_fiches_due_this_year(synthesis):
 def test_synthesis_plan_overview_counts_statuses(synthesis):
     statuses = dict(zip(synthesis.statuses["fiche"], synthesis.statuses["statut"]))
     assert statuses["1.1"] == "en retard"
-    table = evaluation.plan_overview(synthesis).set_index("Axe")
+    table = synthesis_page.plan_overview(synthesis).set_index("Axe")
     total = table.loc["Ensemble du plan"]
     assert total["Fiches"] == "2" and total["En retard"] == "1"
-    html = evaluation.plan_overview_section(synthesis)
+    html = synthesis_page.plan_overview_section(synthesis)
     assert Html(html).imgs[0]["alt"].startswith("Statut des fiches par axe en 2021 : Axe 1 : 1 en retard")
 
 
 def test_synthesis_lists_late_targets_and_milestone_counts(synthesis):
-    targets = evaluation.targets_overview_section(synthesis)
+    targets = synthesis_page.targets_overview_section(synthesis)
     assert "Cibles en retard au 31 décembre 2021" in targets and "Accueillir 90 personnes" in targets
-    ms = evaluation.milestones_overview_section(synthesis)
+    ms = synthesis_page.milestones_overview_section(synthesis)
     assert "Aucun jalon n'est en retard." in ms
     counts = re.search(r"réalisé en retard</span></th><td class=\"nombre\">(\d+)<", ms).group(1)
     assert counts == "1"
 
 
 def test_synthesis_completeness_is_by_pilot_for_the_fiches_due(synthesis):
-    table = evaluation.completeness_overview(synthesis)
+    table = synthesis_page.completeness_overview(synthesis)
     assert table.to_dict("records") == [{"Service pilote": "DDE", "Fiches": "1.1", "Attendues": "8",
                                          "Déclarées": "7", "Manquantes": "1",
                                          "Taux de réponse": f"88{NBSP}%"}]
 
 
 def test_synthesis_map_writes_the_values_of_each_arrondissement(referential, data_dir, monkeypatch):
-    monkeypatch.setattr(evaluation, "MAP_INDICATORS", (("1.1.1", "Personnes accueillies"),))
-    sd = evaluation.synthesis_data(make_context(referential, data_dir, year=2020))
-    html = evaluation.map_section(sd)
+    monkeypatch.setattr(synthesis_page, "MAP_INDICATORS", (("1.1.1", "Personnes accueillies"),))
+    sd = synthesis_page.synthesis_data(make_context(referential, data_dir, year=2020))
+    html = synthesis_page.map_section(sd)
     assert "Personnes accueillies (personnes) : Arras 10, Béthune 20, Boulogne-sur-Mer 30" in html
 
 
@@ -453,27 +458,27 @@ def test_load_context_reuses_the_collection_until_a_file_changes(tmp_path):
     f = folder / "fiche-2.5.csv"
     f.write_text("fiche;indicateur;annee;territoire;valeur\n2.5;2.5.1;2021;621;1\n", encoding="utf-8")
     settings_ = parameters.Settings(referential=ref, year=2021, data_dir=folder, secret_threshold=5)
-    first = evaluation.load_context(settings_)
-    again = evaluation.load_context(settings_)
+    first = page_context.load_context(settings_)
+    again = page_context.load_context(settings_)
     assert first.observations is again.observations
     assert first.observations["valeur"].tolist() == [1.0]
     assert first.demo is False and first.expected["arrondissement"][0] == "621"
     f.write_text("fiche;indicateur;annee;territoire;valeur\n2.5;2.5.1;2021;621;2\n", encoding="utf-8")
-    changed = evaluation.load_context(settings_)
+    changed = page_context.load_context(settings_)
     assert changed.observations["valeur"].tolist() == [2.0]
     assert isinstance(first.territories, territories.Territories)
 
 
 def test_an_unknown_fiche_is_a_french_error(referential, data_dir):
     with pytest.raises(ValueError, match="Fiche inconnue : '9.9'"):
-        evaluation.fiche_data(make_context(referential, data_dir), "9.9")
+        fiche_page.fiche_data(make_context(referential, data_dir), "9.9")
 
 
 # --- HTML helpers --------------------------------------------------------------------------------
 
 def test_html_table_structure():
-    df = pd.DataFrame({"N°": ["1"], "Libellé": ["a < b & c"], "Valeur": [evaluation.Html("<b>5</b>")]})
-    html = evaluation.html_table(df, "Légende", numeric=("Valeur",), row_header="N°")
+    df = pd.DataFrame({"N°": ["1"], "Libellé": ["a < b & c"], "Valeur": [fragments.Html("<b>5</b>")]})
+    html = fragments.html_table(df, "Légende", numeric=("Valeur",), row_header="N°")
     assert html == ('<div class="tableau"><table><caption>Légende</caption><thead><tr>'
                     '<th scope="col">N°</th><th scope="col">Libellé</th>'
                     '<th scope="col" class="nombre">Valeur</th></tr></thead><tbody><tr>'
@@ -482,9 +487,9 @@ def test_html_table_structure():
 
 
 def test_rule_html_turns_numbered_lines_into_a_list():
-    html = evaluation.rule_html("Règle :\n1. premier ;\n2. second.\nFin.")
+    html = fragments.rule_html("Règle :\n1. premier ;\n2. second.\nFin.")
     assert html == "<p>Règle :</p><ol><li>premier ;</li><li>second.</li></ol><p>Fin.</p>"
-    full = evaluation.rule_html(indicators.FICHE_STATUS_RULE)
+    full = fragments.rule_html(statuses.FICHE_STATUS_RULE)
     assert full.count("<li>") == 6
 
 
@@ -493,7 +498,7 @@ def test_rule_html_turns_numbered_lines_into_a_list():
                 min_size=1, max_size=4))
 def test_html_table_cells_read_back_as_written(cells):
     df = pd.DataFrame([cells], columns=[f"c{i}" for i in range(len(cells))])
-    html = evaluation.html_table(df, "t")
+    html = fragments.html_table(df, "t")
     tds = re.findall(r"<td>(.*?)</td>", html, flags=re.S)
     assert [unescape(t) for t in tds] == cells
     assert all("<" not in t for t in tds)  # no markup from the data
@@ -507,7 +512,7 @@ def test_value_text_is_never_a_fake_zero(value, kind, diffusion):
     from plancadre_eval.referential import Indicator
 
     ind = Indicator(id="1.1.1", fiche="1.1", libelle="x", type=kind, unite="u")
-    text = evaluation.value_text(value, ind, diffusion)
+    text = fragments.value_text(value, ind, diffusion)
     if diffusion == "secret":
         assert text == "secret"
     elif value is None or value != value:
@@ -517,6 +522,6 @@ def test_value_text_is_never_a_fake_zero(value, kind, diffusion):
 
 
 def test_html_fragments_display_as_html_in_a_notebook():
-    frag = evaluation.Html("<p>x</p>")
+    frag = fragments.Html("<p>x</p>")
     assert frag._repr_html_() == "<p>x</p>"
     assert repr(frag) == "<fragment HTML de 8 caractères>"

@@ -17,7 +17,7 @@ import pytest
 from html_support import Html
 
 from plancadre_eval import schedule
-from plancadre_eval.indicators import FICHE_STATUSES
+from plancadre_eval.statuses import FicheStatus
 from plancadre_eval.referential import load_referential
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def test_every_fiche_page_shows_its_title_indicators_and_status(outputs, referen
                 problems.append(f"{name} : libellé de l'indicateur {ind.id} absent")
         if "&amp;amp;" in raw or "&amp;#x27;" in raw or "&amp;lt;" in raw:
             problems.append(f"{name} : texte échappé deux fois")
-        if len(page.badges) != 1 or page.badges[0] not in FICHE_STATUSES:
+        if len(page.badges) != 1 or page.badges[0] not in tuple(FicheStatus):
             problems.append(f"{name} : statut de la fiche absent ({page.badges})")
         if "Données de démonstration" not in page.text:
             problems.append(f"{name} : avertissement « Données de démonstration » absent")
@@ -103,7 +103,7 @@ def test_the_synthesis_links_every_fiche_page_of_the_year(outputs, referential):
     assert '<html lang="fr">' in raw and page.external == []
     assert page.headings[0] == 1 and page.headings.count(1) == 1
     assert page.imgs and all(i.get("alt", "").strip() for i in page.imgs)
-    for status in FICHE_STATUSES:
+    for status in tuple(FicheStatus):
         assert status.capitalize() in page.text  # the plan summary table counts every status
 
 

@@ -1,0 +1,144 @@
+"""Loading the inputs of a page once: :class:`Context` and :func:`load_context`.
+
+The collection read is cached by file contents (``_COLLECTIONS``), so a warm kernel reused by the
+runner reads a folder again only when a file changed. The context holds the one
+:class:`~plancadre_eval.engine.Engine` every table of the page comes from (:attr:`Context.engine`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from .. import demo, indicators
+from ..engine import Engine
+from ..referential import Referential
+
+# --- loading -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a page needs, loaded once: validated parameters and input tables.
+
+    ``observations``: validated collection rows (``collection.load_collection``); ``files``:
+    ``(path, sha256)`` of the collection files read; ``public``: ``{serie: table}`` for the public
+    indicators of the referential; ``expected``: expected territories per level for completeness.
+    A copy with other inputs (``dataclasses.replace(ctx, observations=...)``) builds its own engine.
+    """
+
+    referential: Referential
+    year: int
+    data_dir: Path
+    secret_threshold: int
+    territories: Any
+    observations: pd.DataFrame
+    files: tuple[tuple[str, str], ...]
+    public: Mapping[str, pd.DataFrame]
+    expected: Mapping[str, tuple[str, ...]]
+    demo: bool
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The one indicator engine of the page, built on first use from this context's inputs
+        (every table of the page comes from it; its values are computed once)."""
+        return Engine(self.referential, self.observations, self.territories, self.public,
+                      self.expected, self.secret_threshold)
+
+    @property
+    def departement(self) -> str:
+        return self.referential.plan.departement
+
+    def name_of(self, code: str) -> str:
+        """French name of a territory code ("Arrondissement de Lens"), the code if unknown."""
+        try:
+            return self.territories.name_of(str(code), self.referential)
+        except (KeyError, ValueError):
+            return str(code)
+
+    def short_name_of(self, code: str) -> str:
+        """Short name for charts: "Lens" for arrondissement 627, else :meth:`name_of`."""
+        names = arrondissement_names(self.territories)
+        return names.get(str(code)) or self.name_of(code)
+
+
+_COLLECTIONS: dict[tuple, Any] = {}
+
+
+def _signature(folder: Path) -> tuple:
+    """(relative path, size, mtime) of every file under ``folder``: changes when a file does."""
+    out = []
+    for f in sorted(folder.rglob("*")):
+        if f.is_file():
+            st = f.stat()
+            out.append((f.relative_to(folder).as_posix(), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _load_collection(data_dir: Path, referential: Referential, territories):
+    """The validated collection of ``data_dir``, cached while its files and the referential's
+    files are unchanged (a warm kernel reuses it from one page to the next)."""
+    from .. import collection
+
+    ref_sig = tuple((f, os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in referential.files)
+    key = (str(data_dir.resolve()), _signature(data_dir), ref_sig)
+    if key not in _COLLECTIONS:
+        if len(_COLLECTIONS) > 4:
+            _COLLECTIONS.clear()
+        _COLLECTIONS[key] = collection.load_collection([data_dir], referential, territories)
+    return _COLLECTIONS[key]
+
+
+def public_tables(referential: Referential) -> dict[str, pd.DataFrame]:
+    """``{serie: public_data.series(serie)}`` for every public indicator of the referential."""
+    from .. import public_data
+
+    out: dict[str, pd.DataFrame] = {}
+    for ind in referential.indicators():
+        if ind.source == "public" and ind.serie and ind.serie not in out:
+            out[ind.serie] = public_data.series(ind.serie, referential)
+    return out
+
+
+def expected_territories(territories) -> dict[str, tuple[str, ...]]:
+    """Territories expected at each level where the engine has no default: the 7 arrondissements.
+
+    Other levels: the département; structures and gendarmerie companies from the referential;
+    indicators listing their own ``territoires`` (EPCI, communes, TJ) use that list.
+    """
+    arr = territories.arrondissements
+    return {"arrondissement": tuple(str(c) for c in arr["arrondissement"])}
+
+
+def load_context(settings, *, with_collection: bool = True) -> Context:
+    """Load the inputs of a page from validated parameters (:class:`parameters.Settings`).
+
+    The collection is validated (a :class:`collection.CollectionError` lists every problem, as
+    ``plancadre-eval check`` does); ``with_collection=False`` skips it (the diagnostic page uses
+    public statistics only).
+    """
+    from .. import territories as territories_module
+
+    terr = territories_module.load_territories()
+    ref = settings.referential
+    if with_collection:
+        col = _load_collection(Path(settings.data_dir), ref, terr)
+        observations, files = col.observations, tuple(col.files)
+    else:
+        observations, files = indicators.prepare_observations(None), ()
+    return Context(
+        referential=ref, year=int(settings.year), data_dir=Path(settings.data_dir),
+        secret_threshold=int(settings.secret_threshold), territories=terr,
+        observations=observations, files=files, public=public_tables(ref),
+        expected=expected_territories(terr),
+        demo=with_collection and demo.is_demo_data(settings.data_dir),
+    )
+
+
+def arrondissement_names(territories) -> dict[str, str]:
+    arr = territories.arrondissements
+    return {str(c): str(n) for c, n in zip(arr["arrondissement"], arr["nom"])}

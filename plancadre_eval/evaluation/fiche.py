@@ -1,0 +1,730 @@
+"""The page of one fiche and one year: ``notebooks/evaluation_fiche.ipynb``.
+
+:func:`fiche_data` computes every table once (indicators, values over the years, targets,
+milestones, completeness, status, discrepancies) from the context's engine, then one function per
+section returns the HTML fragment of that section (:func:`fiche_header`, :func:`status_section`,
+:func:`indicators_section`, …). Every number shown is **after statistical secrecy**: masked values
+arrive empty with ``diffusion == "secret"`` and are written "secret".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from .. import formatting, indicators, schedule, statuses
+from ..engine import completeness_summary
+from ..referential import Fiche, Indicator, fiche_sort_key
+from .context import Context, load_context  # noqa: F401 (the notebook calls load_context)
+from .html import (
+    Html, STYLE, Span, badge, bullet_list, change_text, date_text, decimals_of, demo_notice,
+    esc, figure, html_table, link, paragraph, plural, provenance_html, referential_rows,
+    rule_html, value_text,
+)
+
+QUALITATIVE_TEXT = "indicateur qualitatif : voir commentaires"
+TO_BE_DEFINED_TEXT = "indicateur à déterminer par le comité"
+DATE_TEXT = "indicateur de date"
+MISSING = formatting.MISSING
+SECRET = formatting.SECRET
+
+NATURE_LABELS = {"a_poursuivre": "action à poursuivre", "nouvelle": "nouvelle action"}
+TYPE_LABELS = {
+    "comptage": "comptage", "pourcentage": "pourcentage", "taux": "taux", "duree": "durée moyenne",
+    "jalon": "jalon", "date": "date", "qualitatif": "qualitatif", "a_determiner": "à déterminer",
+}
+COMPONENT_LABELS = {
+    "valeur": "valeur", "numerateur": "numérateur", "denominateur": "dénominateur",
+    "personnes": "effectif de personnes", "jalon": "réponse au jalon (oui, non ou date)",
+}
+ORIGIN_NOTES = {
+    indicators.ORIGIN_SUM: "valeur départementale = somme des valeurs des territoires",
+    indicators.ORIGIN_RATIO: "pourcentage départemental = somme des numérateurs / somme des "
+                             "dénominateurs des territoires × 100 (jamais une moyenne de pourcentages)",
+    indicators.ORIGIN_WEIGHTED: "durée départementale = moyenne des territoires pondérée par leurs "
+                                "effectifs de personnes",
+    indicators.ORIGIN_RATE: "taux calculé : numérateur / population légale × base",
+    indicators.ORIGIN_PUBLIC: "valeur de la statistique publique (voir la section correspondante)",
+    indicators.ORIGIN_NOT_EVALUABLE: "valeur départementale non évaluable (parties incomplètes ou "
+                                     "pourcentages déclarés sans numérateur ni dénominateur)",
+    indicators.ORIGIN_MISSING: "aucune valeur déclarée",
+}
+
+
+# --- one fiche: data ------------------------------------------------------------------------------
+
+@dataclass
+class FicheData:
+    """Every table of one fiche's evaluation, computed once (statistical secrecy applied).
+
+    ``table``: :meth:`Engine.table <plancadre_eval.engine.Engine.table>` of the year for the fiche;
+    ``values``: :meth:`~plancadre_eval.engine.Engine.values` (reference year to year, all
+    territories); ``targets``,
+    ``milestones``, ``completeness``, ``discrepancies``: the engine's tables for the fiche;
+    ``status``/``reasons``: :meth:`~plancadre_eval.engine.Engine.status`; ``due``: whether the frequency of the
+    fiche plans an evaluation this year.
+    """
+
+    context: Context
+    fiche: Fiche
+    table: pd.DataFrame
+    values: pd.DataFrame
+    targets: pd.DataFrame
+    milestones: pd.DataFrame
+    completeness: pd.DataFrame
+    discrepancies: pd.DataFrame
+    status: str
+    reasons: list[str]
+    due: bool
+    due_years: list[int] = field(default_factory=list)
+
+    @property
+    def year(self) -> int:
+        return self.context.year
+
+    def row(self, indicator_id: str, territory: str | None = None) -> pd.Series | None:
+        """The indicator table row of an indicator for a territory (default: the département, else
+        the first row of the indicator)."""
+        rows = self.table[self.table["indicateur"] == indicator_id]
+        if rows.empty:
+            return None
+        code = territory or self.context.departement
+        exact = rows[rows["territoire"] == code]
+        if not exact.empty:
+            return exact.iloc[0]
+        return None if territory else rows.iloc[0]
+
+
+def fiche_data(ctx: Context, fiche_id: str) -> FicheData:
+    """Compute the tables of one fiche's evaluation for ``ctx.year`` (see :class:`FicheData`)."""
+    ref, year = ctx.referential, ctx.year
+    try:
+        fiche = ref.fiche(str(fiche_id))
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    engine = ctx.engine
+    table = engine.table(year, [fiche.id])
+    values = engine.values(year, fiche.id)
+    targets = engine.targets(year, fiche.id)
+    milestones = engine.milestones(year, fiche.id)
+    comp = engine.completeness(year, fiche.id)
+    disc = engine.discrepancies(year, fiche.id)
+    status, reasons = engine.status(year, fiche.id)
+    years = schedule.due_years(fiche, ref.plan)
+    return FicheData(context=ctx, fiche=fiche, table=table, values=values, targets=targets,
+                     milestones=milestones, completeness=comp, discrepancies=disc, status=status,
+                     reasons=list(reasons), due=year in years, due_years=list(years))
+
+
+# --- one fiche: sections ---------------------------------------------------------------------------
+
+def _years_text(years: Sequence[int]) -> str:
+    years = [str(y) for y in years]
+    if not years:
+        return "aucune année du plan"
+    return years[0] if len(years) == 1 else ", ".join(years[:-1]) + " et " + years[-1]
+
+
+def fiche_header(data: FicheData) -> Html:
+    """The page's ``h1`` (fiche and year), the demonstration notice and the fiche's identity: axe,
+    objective, pilot, partners, territory, evaluation frequency, deadlines, means, related fiches."""
+    f, ctx = data.fiche, data.context
+    ref = ctx.referential
+    try:
+        axis = ref.axis(f.axe)
+        axis_text = f"Axe {axis.id} : {axis.titre}"
+    except KeyError:
+        axis_text = f"Axe {f.axe}"
+    due_note = ("" if data.due else
+                f" — pas d'évaluation prévue en {data.year} par cette fréquence ; page produite à la demande")
+    items = [
+        ("Axe", esc(axis_text)),
+        ("Objectif", esc(f.objectif)),
+        ("Nature", esc(NATURE_LABELS.get(f.nature, f.nature))),
+        ("Pilote" + ("s" if len(f.pilotes) > 1 else ""),
+         esc(" ; ".join(f.pilotes)) + f" (<abbr>{esc(f.pilote_court)}</abbr>)"),
+        ("Partenaires", esc(" ; ".join(f.partenaires)) if f.partenaires else MISSING),
+        ("Territoire", esc(f.territoire)),
+        ("Fréquence d'évaluation",
+         esc(f"{f.frequence.libelle} (évaluée en {_years_text(data.due_years)}){due_note}")),
+    ]
+    if f.delais:
+        items.append(("Délais de mise en œuvre", esc(f.delais)))
+    if f.moyens:
+        items.append(("Moyens", esc(f.moyens)))
+    if f.liens:
+        due = set(schedule.due_fiches(ref, data.year))
+        links = [link(f"fiche-{x}.html", f"fiche {x}") if x in due else esc(f"fiche {x}")
+                 for x in f.liens]
+        items.append(("Fiches liées", ", ".join(links)))
+    dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in items)
+    return Html(
+        STYLE
+        + f'<p class="surtitre">{esc(ref.plan.titre)}</p>'
+        + f"<h1>Fiche {esc(f.id)} — {esc(f.titre)}</h1>"
+        + f'<p class="sous-titre">Évaluation {data.year}</p>'
+        + demo_notice(ctx.data_dir)
+        + f'<dl class="identite">{dl}</dl>'
+    )
+
+
+def status_section(data: FicheData) -> Html:
+    """The fiche's status for the year as a large badge, the reasons, and the decision rule
+    (:data:`statuses.FICHE_STATUS_RULE`) in a ``<details>``."""
+    return Html(
+        f'<p>Statut de la fiche {esc(data.fiche.id)} en {data.year} : '
+        f"{badge(data.status, large=True)}</p>"
+        + "<p>Ce qui fonde ce statut :</p>" + bullet_list(data.reasons)
+        + "<details><summary>Règle de décision du statut d'une fiche</summary>"
+        + rule_html(statuses.FICHE_STATUS_RULE) + "</details>"
+    )
+
+
+def _not_quantified_text(ind: Indicator) -> str | None:
+    if ind.type == "qualitatif":
+        return QUALITATIVE_TEXT
+    if ind.type == "a_determiner":
+        return TO_BE_DEFINED_TEXT
+    return None
+
+
+def _milestone_of(data: FicheData, ind: Indicator) -> pd.Series | None:
+    if not ind.jalon:
+        return None
+    ms = data.milestones[data.milestones["jalon"] == ind.jalon]
+    if not ms.empty:
+        return ms.iloc[0]
+    others = data.context.engine.milestones(data.year)
+    ms = others[others["jalon"] == ind.jalon]
+    return None if ms.empty else ms.iloc[0]
+
+
+def indicator_overview(data: FicheData) -> pd.DataFrame:
+    """One row per indicator of the fiche, as shown in the page's indicator table (strings).
+
+    Columns: ``N°``, ``Indicateur``, ``Unité``, ``Référence``, the previous year, the year,
+    ``Évolution sur un an``, ``Cible``, ``Progression vers la cible``, ``Statut``. Values are the
+    département's (the indicator's first territory when it has no département row). Qualitative and
+    "à déterminer" indicators read :data:`QUALITATIVE_TEXT` / :data:`TO_BE_DEFINED_TEXT` across the
+    value columns (a :class:`Span`), never a zero; jalon-type indicators give the milestone's
+    realisation and status.
+    """
+    y = data.year
+    cols = ["N°", "Indicateur", "Unité", "Référence", str(y - 1), str(y), "Évolution sur un an",
+            "Cible", "Progression vers la cible", "Statut"]
+    rows = []
+    for ind in data.fiche.indicateurs:
+        r = data.row(ind.id)
+        base = [ind.id, ind.libelle]
+        text = _not_quantified_text(ind)
+        if text is not None:
+            rows.append(base + [Span(text, 7)] + [None] * 6 + [MISSING])
+            continue
+        if ind.type == "jalon":
+            ms = _milestone_of(data, ind)
+            if ms is None:
+                rows.append(base + [Span("jalon non trouvé dans le référentiel", 7)] + [None] * 6
+                            + [MISSING])
+                continue
+            done = ms["realisation"]
+            done_text = (f"réalisé le {date_text(done)}" if not formatting.is_missing(done)
+                         else "non réalisé")
+            rows.append(base + ["jalon", MISSING, MISSING, done_text, MISSING,
+                                f"échéance : {date_text(ms['echeance'])}", MISSING,
+                                badge(str(ms["statut"]))])
+            continue
+        if ind.type == "date":
+            texte = "" if r is None else str(r.get("texte", "") or "")
+            shown = date_text(texte) if texte else MISSING
+            rows.append(base + ["date", MISSING, MISSING, shown, MISSING, MISSING, MISSING, MISSING])
+            continue
+        if r is None:
+            rows.append(base + [ind.unite or MISSING] + [MISSING] * 6 + [badge("non évaluable")])
+            continue
+        diff = str(r["diffusion"])
+        ref_text = value_text(r["reference"], ind, diff)
+        if ref_text not in (MISSING, SECRET) and not formatting.is_missing(r["annee_reference"]):
+            ref_text += f" ({int(r['annee_reference'])})"
+        cible = MISSING
+        if not formatting.is_missing(r["cible"]):
+            cible = Html(esc(value_text(r["cible"], ind)) + "<br>échéance : "
+                         + esc(date_text(r["echeance_cible"])))
+        progress = (SECRET if diff == "secret" else formatting.format_percent(r["progression_pct"], 0))
+        unit = "%" if ind.type == "pourcentage" else (ind.unite or MISSING)
+        rows.append(base + [unit, ref_text, value_text(r["valeur_n_1"], ind, diff),
+                            value_text(r["valeur"], ind, diff),
+                            change_text(r["evolution"], r["evolution_pct"], ind, diff),
+                            cible, progress, badge(str(r["statut"]))])
+    return pd.DataFrame(rows, columns=cols, dtype=object)
+
+
+def indicators_section(data: FicheData) -> Html:
+    """The table of the fiche's indicators for the year (département values, reference, previous
+    year, change, target, progress, status), with how each value was obtained in a ``<details>``."""
+    y, ctx = data.year, data.context
+    table = indicator_overview(data)
+    out = [html_table(table, f"Indicateurs de la fiche {data.fiche.id} en {y}, "
+                             f"{ctx.name_of(ctx.departement)}",
+                      numeric=("Référence", str(y - 1), str(y), "Évolution sur un an",
+                               "Progression vers la cible"),
+                      row_header="N°")]
+    notes = []
+    for ind in data.fiche.indicateurs:
+        r = data.row(ind.id)
+        if r is None or not ind.quantitative:
+            continue
+        origin = str(r.get("origine", "") or "")
+        note = ORIGIN_NOTES.get(origin)
+        if note and origin != indicators.ORIGIN_REPORTED:
+            notes.append(f"{ind.id} ({y}) : {note}.")
+        if str(r.get("origine_reference", "") or ""):
+            notes.append(f"{ind.id} : référence = {r['origine_reference']}.")
+    out.append(paragraph("Référence : valeur de l'état des lieux du plan (ou, à défaut, valeur déclarée pour "
+                  f"{ctx.referential.plan.annee_reference}) ; progression : part du chemin parcouru "
+                  "de la référence à la cible ; « — » : valeur absente ; « secret » : valeur masquée "
+                  "(secret statistique)."))
+    if notes:
+        out.append("<details><summary>Mode de calcul des valeurs</summary>" + bullet_list(notes)
+                   + "</details>")
+    return Html("".join(out))
+
+
+def _series_alt(label: str, unit: str, territory: str, points: Sequence[tuple[int, Any, str]],
+                decimals: int, target: float | None = None, target_date: Any = None,
+                pct: bool = False) -> str:
+    def fmt(v):
+        return formatting.format_percent(v, decimals) if pct else formatting.format_number(v, decimals)
+
+    parts = []
+    for year, value, diff in points:
+        if diff == "secret":
+            parts.append(f"secret en {year}")
+        elif formatting.is_missing(value):
+            parts.append(f"pas de valeur en {year}")
+        else:
+            parts.append(f"{fmt(value)} en {year}")
+    years = [p[0] for p in points]
+    span = f"de {min(years)} à {max(years)}" if years else ""
+    unit_text = f" ({unit})" if unit and not pct else ""
+    text = f"{label}{unit_text}, {territory}, {span} : " + ", ".join(parts)
+    if target is not None and not formatting.is_missing(target):
+        text += f" ; cible {fmt(target)}"
+        if target_date is not None and not formatting.is_missing(target_date):
+            text += f" au {date_text(target_date)}"
+    return text + "."
+
+
+def _baseline(fiche: Fiche, ind: Indicator, territory: str):
+    for b in fiche.etat_des_lieux:
+        if b.indicateur == ind.id and b.territoire == territory:
+            return b
+    return None
+
+
+def indicator_figure(data: FicheData, ind: Indicator) -> Html | None:
+    """Chart of one quantitative indicator for the département from the reference year to the
+    year, with its target (dashed) and the plan's baseline; None when there is no value at all."""
+    from .. import charts
+
+    ctx, y = data.context, data.year
+    dept = ctx.departement
+    first = ctx.referential.plan.annee_reference
+    vals = data.values[(data.values["indicateur"] == ind.id) & (data.values["territoire"] == dept)]
+    by_year = {int(a): (v, str(d)) for a, v, d in zip(vals["annee"], vals["valeur"], vals["diffusion"])}
+    if not any(not formatting.is_missing(v) for v, _ in by_year.values()):
+        return None
+    years = list(range(first, y + 1))
+    series = pd.DataFrame({"annee": years,
+                           "valeur": [by_year.get(a, (math.nan, ""))[0] for a in years]})
+    r = data.row(ind.id)
+    target = target_date = None
+    if r is not None and not formatting.is_missing(r["cible"]):
+        target = float(r["cible"])
+        target_date = formatting.to_date(r["echeance_cible"]) if r["echeance_cible"] else None
+    b = _baseline(data.fiche, ind, dept)
+    pct = ind.type == "pourcentage"
+    unit = "%" if pct else ind.unite
+    fig = charts.indicator_chart(
+        series, title="", unit=unit, decimals=decimals_of(ind),
+        years=(first, y), target=target, target_date=target_date,
+        baseline=float(b.valeur) if b is not None else None,
+        baseline_date=b.date if b is not None else None, label=ctx.name_of(dept))
+    points = [(a, by_year.get(a, (math.nan, ""))[0], by_year.get(a, (math.nan, ""))[1]) for a in years]
+    alt = _series_alt(ind.libelle, unit, ctx.name_of(dept), points, decimals_of(ind), target,
+                      target_date, pct)
+    caption = f"{ind.id} : valeurs départementales {first}-{y}"
+    if target is not None:
+        caption += " ; cible en pointillés jusqu'à son échéance"
+    if b is not None:
+        caption += " ; cercle vide : état des lieux du plan"
+    gaps = [a for a, v, d in points if formatting.is_missing(v) and d != "secret"]
+    if gaps:
+        caption += f" ; pas de valeur pour {_years_text(gaps)}"
+    return figure(fig, alt, caption + ".")
+
+
+def charts_section(data: FicheData) -> Html:
+    """One chart per quantitative indicator (``h3`` each), or a sentence saying why there is none."""
+    quantitative = [i for i in data.fiche.indicateurs if i.quantitative]
+    if not quantitative:
+        return Html(paragraph("Cette fiche n'a pas d'indicateur chiffré : pas de graphique d'évolution "
+                       "(voir le tableau des indicateurs et les commentaires)."))
+    out = []
+    for ind in quantitative:
+        out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
+        fig = indicator_figure(data, ind)
+        if fig is None:
+            out.append(paragraph(f"Aucune valeur départementale de {data.context.referential.plan.annee_reference} "
+                          f"à {data.year} : pas de graphique."))
+        else:
+            out.append(fig)
+    return Html("".join(out))
+
+
+def territory_breakdown(data: FicheData, ind: Indicator) -> tuple[pd.DataFrame, int]:
+    """The infra-départemental values of an indicator: ``territoire, nom, valeur, diffusion`` and
+    the year they are for (the evaluated year; for a public series without value that year, its
+    latest year with values). Empty when the indicator has no territorial breakdown."""
+    ctx = data.context
+    dept = ctx.departement
+    rows = data.table[(data.table["indicateur"] == ind.id) & (data.table["territoire"] != dept)]
+    year = data.year
+    if ind.source == "public" and rows["valeur"].isna().all():
+        vals = data.values[(data.values["indicateur"] == ind.id) & (data.values["territoire"] != dept)
+                           & data.values["valeur"].notna()]
+        if not vals.empty:
+            year = int(vals["annee"].max())
+            rows = vals[vals["annee"] == year]
+    out = pd.DataFrame({"territoire": [str(t) for t in rows["territoire"]],
+                        "nom": [ctx.short_name_of(t) for t in rows["territoire"]],
+                        "valeur": [float(v) if not formatting.is_missing(v) else math.nan
+                                   for v in rows["valeur"]],
+                        "diffusion": [str(d) for d in rows["diffusion"]]})
+    return out, year
+
+
+def territories_section(data: FicheData) -> Html:
+    """Horizontal bars of the year's values by territory (arrondissement, gendarmerie company,
+    structure…) for each quantitative indicator collected below the département."""
+    from .. import charts
+
+    ctx = data.context
+    out = []
+    for ind in data.fiche.indicateurs:
+        if not ind.quantitative:
+            continue
+        parts, year = territory_breakdown(data, ind)
+        if parts.empty:
+            continue
+        if parts["valeur"].isna().all():
+            out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
+            if (parts["diffusion"] == "secret").all():
+                out.append(paragraph(f"Valeurs {year} par territoire couvertes par le secret statistique "
+                              f"(effectifs de personnes inférieurs à {ctx.secret_threshold}) : "
+                              "seule la valeur départementale est publiée."))
+            else:
+                out.append(paragraph(f"Aucune valeur par territoire pour {year}" + (
+                    " (valeurs secrètes pour " + ", ".join(
+                        n for n, d in zip(parts["nom"], parts["diffusion"]) if d == "secret") + ")"
+                    if (parts["diffusion"] == "secret").any() else "") + "."))
+            continue
+        pct = ind.type == "pourcentage"
+        unit = "%" if pct else ind.unite
+        targets = data.targets[(data.targets["indicateur"] == ind.id)
+                               & (data.targets["territoire"] != ctx.departement)]
+        target_map = {str(t): float(v) for t, v in zip(targets["territoire"], targets["valeur_cible"])}
+        fig = charts.territory_bars(parts, title="", unit=unit, decimals=decimals_of(ind),
+                                    target=target_map or None)
+        missing_word = "non publié" if ind.source == "public" else "non déclaré"
+        items = []
+        for nom, v, d in zip(parts["nom"], parts["valeur"], parts["diffusion"]):
+            if d == "secret":
+                items.append(f"{nom} : secret")
+            elif math.isnan(v):
+                items.append(f"{nom} : {missing_word}")
+            else:
+                items.append(f"{nom} : {value_text(v, ind)}")
+        alt = f"{ind.libelle} ({unit}) par territoire en {year} : " + " ; ".join(items) + "."
+        if target_map:
+            alt += " Cibles : " + " ; ".join(
+                f"{ctx.short_name_of(t)} : {value_text(v, ind)}" for t, v in target_map.items()) + "."
+        note = ""
+        if year != data.year:
+            note = (f" Pas de valeur publiée pour {data.year} : dernière année disponible, {year}.")
+        out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
+        caption = f"{ind.id} : valeurs par territoire en {year}."
+        if (parts["diffusion"] == "secret").any():
+            caption += " « secret » : valeur masquée (secret statistique)."
+        out.append(figure(fig, alt, caption + note))
+    if not out:
+        return Html(paragraph("Les indicateurs de cette fiche sont suivis au niveau départemental seulement : "
+                       "pas de répartition territoriale."))
+    return Html("".join(out))
+
+
+def target_overview(data: FicheData) -> pd.DataFrame:
+    """One row per quantified target of the fiche (strings): ``Cible``, ``Indicateur``,
+    ``Territoire``, ``Référence``, the year's value, ``Cible et échéance``, ``Progression``,
+    ``Progression attendue``, ``Statut``."""
+    y, ctx = data.year, data.context
+    inds = {i.id: i for i in ctx.referential.indicators()}
+    rows = []
+    for _, t in data.targets.iterrows():
+        ind = inds.get(str(t["indicateur"]))
+        dummy = ind or Indicator(id="", fiche="", libelle="", type="comptage", unite=str(t["unite"]))
+        ref_text = value_text(t["reference"], dummy)
+        if ref_text != MISSING and not formatting.is_missing(t["date_reference"]):
+            ref_text += f" ({date_text(t['date_reference'])})"
+        rows.append([
+            str(t["cible"]), str(t["indicateur"] or MISSING), ctx.name_of(str(t["territoire"])),
+            ref_text, value_text(t["valeur"], dummy),
+            Html(esc(value_text(t["valeur_cible"], dummy, with_unit=dummy.type != "pourcentage"))
+                 + "<br>échéance : " + esc(date_text(t["echeance"]))),
+            formatting.format_percent(t["progression_pct"], 0),
+            formatting.format_percent(t["progression_attendue_pct"], 0),
+            badge(str(t["statut"])),
+        ])
+    return pd.DataFrame(rows, columns=["Cible", "Indicateur", "Territoire", "Référence", f"Valeur {y}",
+                                       "Cible et échéance", "Progression", "Progression attendue",
+                                       "Statut"], dtype=object)
+
+
+def targets_section(data: FicheData) -> Html:
+    """The fiche's quantified targets: progress from the reference and the status, with why."""
+    if data.targets.empty:
+        return Html(paragraph("Le plan ne fixe pas de cible chiffrée à cette fiche."))
+    table = target_overview(data)
+    reasons = [f"« {c} » : {m}" for c, m in zip(data.targets["cible"], data.targets["motif"]) if m]
+    return Html(
+        html_table(table, f"Cibles de la fiche {data.fiche.id} au 31 décembre {data.year}",
+                   numeric=("Référence", f"Valeur {data.year}", "Progression",
+                            "Progression attendue"), row_header="Cible")
+        + paragraph("Progression : part du chemin parcouru de la référence à la cible ; progression "
+             "attendue : part du temps écoulé entre la date de référence et l'échéance au 31 "
+             f"décembre {data.year} (trajectoire linéaire).")
+        + ("<p>Motifs :</p>" + bullet_list(reasons) if reasons else ""))
+
+
+def milestones_section(data: FicheData) -> Html:
+    """The fiche's milestones: table (deadline, realisation, status) and a dated timeline."""
+    from .. import charts
+
+    ms = data.milestones
+    if ms.empty:
+        return Html(paragraph("Cette fiche n'a pas de jalon daté."))
+    table = pd.DataFrame({
+        "Jalon": list(ms["jalon"]), "Étape": list(ms["libelle"]),
+        "Échéance": [date_text(d) for d in ms["echeance"]],
+        "Réalisation": [date_text(d) if not formatting.is_missing(d) else "non déclarée"
+                        for d in ms["realisation"]],
+        "Statut": [badge(str(s)) for s in ms["statut"]],
+    }, dtype=object)
+    fig = charts.milestone_timeline(ms, data.year)
+    parts = []
+    for _, m in ms.iterrows():
+        done = (f"réalisé le {date_text(m['realisation'])}"
+                if not formatting.is_missing(m["realisation"]) else "non réalisé")
+        parts.append(f"{m['jalon']} : échéance {date_text(m['echeance'])}, {done} ({m['statut']})")
+    alt = (f"Frise des {len(ms)} jalons de la fiche {data.fiche.id} au 31 décembre {data.year} : "
+           + " ; ".join(parts) + ".")
+    return Html(
+        html_table(table, f"Jalons de la fiche {data.fiche.id} au 31 décembre {data.year}",
+                   row_header="Jalon")
+        + figure(fig, alt, "Trait noir : échéance ; symbole : réalisation (forme et couleur selon le "
+                           "statut) ; un jalon en retard non réalisé est placé à la date de "
+                           "l'évaluation.")
+    )
+
+
+def public_section(data: FicheData) -> Html:
+    """For indicators taken from public statistics: the source sentence (dataset, edition, index
+    numbers), the approximation warning and the published values by territory and year."""
+    ctx, y = data.context, data.year
+    inds = [i for i in data.fiche.indicateurs if i.source == "public"]
+    if not inds:
+        return Html(paragraph("Cette fiche n'utilise pas de statistique publique : ses indicateurs chiffrés "
+                       "sont déclarés par les services pilotes."))
+    first = ctx.referential.plan.annee_reference
+    out = []
+    for ind in inds:
+        out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
+        serie = ctx.public.get(ind.serie or "")
+        if serie is None:
+            out.append(paragraph(f"Série publique « {ind.serie} » non disponible."))
+            continue
+        attrs = serie.attrs
+        out.append('<div class="note-source" role="note">'
+                   f"<p><strong>Source</strong> : {esc(attrs.get('source', ''))}</p>"
+                   f"<p><strong>Approximation</strong> : {esc(attrs.get('approximation', ''))}</p></div>")
+        sel = serie[(serie["annee"] >= first) & (serie["annee"] <= y)]
+        if sel.empty:
+            out.append(paragraph(f"Aucune valeur publiée de {first} à {y}."))
+            continue
+        years = sorted({int(a) for a in sel["annee"]})
+        codes = sorted(set(sel["territoire"]), key=lambda c: (c != ctx.departement, c))
+        rows = []
+        for code in codes:
+            part = sel[sel["territoire"] == code]
+            by = dict(zip(part["annee"].astype(int), part["valeur"]))
+            rows.append([ctx.name_of(code)] + [formatting.format_number(by.get(a), 0) for a in years])
+        table = pd.DataFrame(rows, columns=["Territoire"] + [str(a) for a in years], dtype=object)
+        unit = attrs.get("unite") or ind.unite
+        out.append(html_table(table, f"{ind.id} : {unit} publiés, {years[0]}-{years[-1]}",
+                              numeric=[str(a) for a in years], row_header="Territoire"))
+        if max(years) < y:
+            out.append(paragraph(f"La série publiée s'arrête en {max(years)} : pas de valeur pour "
+                          f"{_years_text(list(range(max(years) + 1, y + 1)))}."))
+    return Html("".join(out))
+
+
+def missing_values(data: FicheData) -> pd.DataFrame:
+    """Expected values of the year that were not reported (strings): ``Indicateur``, ``Libellé``,
+    ``Élément manquant``, ``Territoire``, ``Service pilote``."""
+    comp = data.completeness
+    miss = comp[~comp["declare"].astype(bool)]
+    ctx = data.context
+    return pd.DataFrame({
+        "Indicateur": list(miss["indicateur"]), "Libellé": list(miss["libelle"]),
+        "Élément manquant": [COMPONENT_LABELS.get(c, c) for c in miss["composante"]],
+        "Territoire": [ctx.name_of(t) for t in miss["territoire"]],
+        "Service pilote": list(miss["pilote"]),
+    }, dtype=object)
+
+
+def completeness_section(data: FicheData) -> Html:
+    """What data was expected for the year, what is missing and from whom; discrepancies found."""
+    comp, f, y = data.completeness, data.fiche, data.year
+    out = []
+    if comp.empty:
+        out.append(paragraph(f"Aucune valeur n'est attendue des services pilotes pour {y} (indicateurs "
+                      "issus de la statistique publique, à déterminer, ou jalons non échus)."))
+    else:
+        summary = completeness_summary(comp, by=("pilote",))
+        expected, declared = int(summary["attendues"].sum()), int(summary["declarees"].sum())
+        out.append(paragraph(f"{plural(declared, 'valeur déclarée', 'valeurs déclarées')} sur "
+                      f"{formatting.format_number(expected, 0)} attendues pour {y} "
+                      f"({formatting.format_percent(declared / expected * 100, 0)}), "
+                      f"à fournir par : {' ; '.join(f.pilotes)} ({f.pilote_court})."))
+        table = pd.DataFrame({
+            "Service pilote": list(summary["pilote"]),
+            "Attendues": [formatting.format_number(v, 0) for v in summary["attendues"]],
+            "Déclarées": [formatting.format_number(v, 0) for v in summary["declarees"]],
+            "Manquantes": [formatting.format_number(v, 0) for v in summary["manquantes"]],
+            "Taux de réponse": [formatting.format_percent(v, 0) for v in summary["taux_pct"]],
+        }, dtype=object)
+        out.append(html_table(table, f"Complétude des données de la fiche {f.id} en {y}",
+                              numeric=("Attendues", "Déclarées", "Manquantes", "Taux de réponse"),
+                              row_header="Service pilote"))
+        missing = missing_values(data)
+        if missing.empty:
+            out.append(paragraph("Toutes les valeurs attendues ont été déclarées."))
+        else:
+            tab = html_table(missing, f"Valeurs attendues et non déclarées pour {y}",
+                             row_header="Indicateur")
+            if len(missing) > 12:
+                out.append(f"<details><summary>Voir les {len(missing)} valeurs manquantes</summary>"
+                           f"{tab}</details>")
+            else:
+                out.append(tab)
+    not_collected = [i for i in f.indicateurs if not i.collected]
+    if not_collected:
+        out.append(paragraph("Ne sont pas demandés aux pilotes : " + " ; ".join(
+            f"{i.id} ({'statistique publique' if i.source == 'public' else 'calculé' if i.type == 'taux' else 'à déterminer'})"
+            for i in not_collected) + "."))
+    if not data.discrepancies.empty:
+        out.append("<h3>Incohérences relevées dans les données</h3>")
+        out.append(paragraph("Quand un total départemental déclaré diffère de la somme de ses parties, le "
+                      "total déclaré est retenu ; l'écart est signalé ici pour vérification."))
+        out.append(bullet_list(list(data.discrepancies["message"])))
+    return Html("".join(out))
+
+
+def fiche_comments(data: FicheData, year: int | None = None) -> pd.DataFrame:
+    """Comments reported for the fiche (``commentaire`` column of the collection files, and the text
+    of qualitative indicators), for ``year`` (default: the evaluated year) or, with ``year=0``, for
+    every year up to the evaluated one: ``Année``, ``Indicateur``, ``Territoire``, ``Commentaire``."""
+    ctx, f = data.context, data.fiche
+    obs = ctx.observations
+    ids = {i.id for i in f.indicateurs} | {m.id for m in f.jalons}
+    sel = obs[(obs["fiche"] == f.id) | obs["indicateur"].isin(ids)]
+    sel = sel[sel["annee"] <= data.year] if year == 0 else sel[sel["annee"] == (year or data.year)]
+    types = {i.id: i.type for i in f.indicateurs}
+    rows = []
+    for _, r in sel.iterrows():
+        texts = []
+        texte, comment = str(r["texte"] or "").strip(), str(r["commentaire"] or "").strip()
+        if types.get(str(r["indicateur"])) in ("qualitatif", "a_determiner") and texte \
+                and texte.lower() not in ("voir commentaire", "voir commentaires") and texte != comment:
+            texts.append(texte)
+        if comment:
+            texts.append(comment)
+        if texts:
+            rows.append([int(r["annee"]), str(r["indicateur"]), ctx.name_of(str(r["territoire"])),
+                         " — ".join(texts)])
+    out = pd.DataFrame(rows, columns=["Année", "Indicateur", "Territoire", "Commentaire"])
+    if out.empty:
+        return out
+    out["_k"] = [fiche_sort_key(i) for i in out["Indicateur"]]
+    out = out.sort_values(["Année", "_k", "Territoire"], ascending=[False, True, True], kind="mergesort")
+    return out.drop(columns="_k").drop_duplicates().reset_index(drop=True)
+
+
+def comments_section(data: FicheData) -> Html:
+    """The analysts' and pilots' comments of the year, earlier years in a ``<details>``."""
+    y = data.year
+    now = fiche_comments(data)
+    all_years = fiche_comments(data, 0)
+    before = all_years[all_years["Année"] < y]
+    out = []
+    if now.empty:
+        out.append(paragraph(f"Aucun commentaire déclaré pour {y}."))
+    else:
+        table = now.drop(columns="Année")
+        out.append(html_table(table.astype(object), f"Commentaires déclarés pour {y}",
+                              row_header="Indicateur"))
+    if not before.empty:
+        shown = before.astype(object).assign(Année=[str(a) for a in before["Année"]])
+        out.append("<details><summary>Commentaires des années précédentes "
+                   f"({len(before)})</summary>"
+                   + html_table(shown, "Commentaires des années précédentes", row_header="Année")
+                   + "</details>")
+    return Html("".join(out))
+
+
+def fiche_files(data: FicheData) -> list[tuple[str, str]]:
+    """``(path, sha256)`` of the collection files holding rows of the fiche (only those)."""
+    obs = data.context.observations
+    f = data.fiche
+    ids = {i.id for i in f.indicateurs} | {m.id for m in f.jalons}
+    names = set(obs.loc[(obs["fiche"] == f.id) | obs["indicateur"].isin(ids), "fichier"])
+    out = []
+    for path, digest in data.context.files:
+        rel = Path(path)
+        try:
+            rel_name = Path(path).resolve().relative_to(data.context.data_dir.resolve()).as_posix()
+        except ValueError:
+            rel_name = rel.name
+        if rel_name in names or rel.name in names:
+            out.append((path, digest))
+    return out
+
+
+def provenance_section(data: FicheData) -> Html:
+    """Sources of the page: the collection files of the fiche with their SHA-256, the library
+    version, the referential files, the public data editions (fiches with public indicators; the
+    INSEE files when a rate uses legal populations)."""
+    from .. import public_data
+
+    f, ctx = data.fiche, data.context
+    uses_public = any(i.source == "public" for i in f.indicateurs)
+    uses_population = any(i.type == "taux" for i in f.indicateurs)
+    editions = []
+    if uses_public or uses_population:
+        all_ed = public_data.editions(include_territories=uses_population)
+        editions = [e for e in all_ed if uses_public or not e["fichier"].startswith("data/public/")]
+    return provenance_html(ctx, fiche_files(data), referential_rows(ctx.referential, f), editions,
+                       f"pour la fiche {f.id}")
