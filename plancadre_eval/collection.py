@@ -38,6 +38,7 @@ from typing import Any, Iterable, Protocol
 
 import pandas as pd
 
+from .provenance import COLLECTION_SUFFIXES, collection_files, natural_key
 from .referential import COMPONENTS, Indicator, Referential, suggest
 from .territories import Level, expected_codes, structure_level
 
@@ -50,11 +51,9 @@ OBSERVATION_COLUMNS = (
     "fiche", "indicateur", "composante", "annee", "territoire", "valeur", "texte", "source",
     "commentaire", "fichier", "ligne",
 )
-#: Columns of the template's "Collecte" sheet (``libelle``, ``unite`` and ``nom_territoire`` are
-#: reminders, ignored on reading).
 #: Sheet read in a workbook that has it (the one :mod:`template` writes), else the first sheet.
 TEMPLATE_SHEET = "Collecte"
-FILE_SUFFIXES = (".csv", ".xlsx")
+FILE_SUFFIXES = COLLECTION_SUFFIXES
 
 _LEVEL_IS = {
     Level.DEPARTEMENT: "le département",
@@ -458,20 +457,11 @@ def _discover(paths: Iterable[str | Path] | str | Path
     for given in paths:
         p = Path(given)
         if p.is_dir():
-            files = []
-            for f in p.rglob("*"):
-                rel = f.relative_to(p)
-                if not f.is_file() or f.suffix.lower() not in FILE_SUFFIXES:
-                    continue
-                if any(part.startswith((".", "~$")) for part in rel.parts):
-                    continue
-                if f.name.lower().startswith("readme"):
-                    continue
-                files.append((f, rel.as_posix()))
+            files = collection_files(p)
             if not files:
                 problems.append(Problem(str(p), None, None, "dossier sans fichier de collecte "
                                         "(.csv ou .xlsx)."))
-            for f, rel in sorted(files, key=lambda t: _natural_key(t[1])):
+            for f, rel in files:
                 key = f.resolve()
                 if key not in seen:
                     seen.add(key)
@@ -484,10 +474,6 @@ def _discover(paths: Iterable[str | Path] | str | Path
         else:
             problems.append(Problem(str(p), None, None, "fichier ou dossier introuvable."))
     return found, problems
-
-
-def _natural_key(text: str) -> list:
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
 
 
 # --- what a collected id means -----------------------------------------------------------------
@@ -584,7 +570,7 @@ class _Places:
         structures = {s.code: structure_level(s) for s in ref.structures}
         codes = {str(c) for c in territories.valid_codes(ref)} | set(structures) | {self.dep}
         self.levels: dict[str, str | None] = {**structures, self.dep: Level.DEPARTEMENT}
-        self.codes = sorted(codes, key=_natural_key)
+        self.codes = sorted(codes, key=natural_key)
         self.lookup = {c.lower(): c for c in self.codes}
         self._at_level: dict[str, list[str]] = {}
 

@@ -20,6 +20,7 @@ import yaml
 
 from . import paths
 from .territories import Level
+from .years import coerce_year
 
 
 class IndicatorType(StrEnum):
@@ -288,18 +289,6 @@ class Referential:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
-
-
-def coerce_year(value: Any) -> int:
-    """``value`` as an int year (2021, 2021.0, "2021", " 2021.0"); ValueError for anything else
-    (True, 2021.5, "deux mille", None). The one year check of the project: callers add the French
-    message naming the valid years."""
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(value)
-    try:
-        return int(value.strip().removesuffix(".0") if isinstance(value, str) else value)
-    except (TypeError, ValueError):
-        raise ValueError(value) from None
 
 
 def fiche_sort_key(fiche_id: str) -> tuple[int, ...]:

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import paths
+from .provenance import source_entry
+from .years import coerce_year
 
 if TYPE_CHECKING:  # pragma: no cover
     from .referential import Indicator, Referential, Structure
@@ -114,9 +116,7 @@ def _check_code(code: Any) -> str:
 
 
 def _check_year(year: Any) -> int:
-    """``year`` read by :func:`referential.coerce_year` (the one year check); TypeError otherwise."""
-    from .referential import coerce_year  # local import: referential imports Level from here
-
+    """``year`` read by :func:`years.coerce_year` (the one year check); TypeError otherwise."""
     try:
         return coerce_year(year)
     except ValueError:
@@ -581,15 +581,13 @@ def sources(folder: str | Path | None = None) -> list[dict[str, str]]:
     """Provenance of the shipped territorial files, same keys as
     :func:`plancadre_eval.public_data.editions`: libelle, edition, licence, origine, fichier,
     sha256 (of the project copy)."""
-    from .public_data import _file_entry  # local import: public_data imports nothing from here
-
     folder = paths.resolve(folder, paths.territories_dir())
     lic = "Licence Ouverte / Open Licence 2.0 (Etalab)"
     out = [
-        _file_entry("INSEE, Code officiel géographique (communes, arrondissements, département)",
+        source_entry("INSEE, Code officiel géographique (communes, arrondissements, département)",
                     "au 1er janvier 2024", lic, "insee.fr, via le dépôt GitHub sebastien-prudhomme/abbeville",
                     folder / COG_FOLDER / COG_COMMUNES),
-        _file_entry("INSEE, composition communale des EPCI à fiscalité propre",
+        source_entry("INSEE, composition communale des EPCI à fiscalité propre",
                     "fichier « 2020 » (date de référence non vérifiée)", lic,
                     "insee.fr, via le dépôt GitHub aubryprieur/streamlit_data_territoire",
                     folder / EPCI_FOLDER / EPCI_FILE),
@@ -598,10 +596,10 @@ def sources(folder: str | Path | None = None) -> list[dict[str, str]]:
         if (sub / POP_FILE).exists():
             vintage = sub.name[len(POP_PREFIX):]
             origin = _POP_ORIGINS.get(vintage, "insee.fr (voir SOURCE.md)")
-            out.append(_file_entry(f"INSEE, populations légales {vintage} (population municipale)",
+            out.append(source_entry(f"INSEE, populations légales {vintage} (population municipale)",
                                    f"millésime {vintage}", lic, origin, sub / POP_FILE))
     for level in BOUNDARY_LEVELS:
-        out.append(_file_entry(
+        out.append(source_entry(
             f"Contours simplifiés ({'département' if level == 'departement' else 'arrondissements'})",
             "géométrie 2018 (IGN Admin Express COG)",
             "Licence Ouverte (données IGN et INSEE), mise en forme gregoiredavid/france-geojson",
