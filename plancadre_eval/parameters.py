@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import paths, secrecy
 from .provenance import display_path
 from .referential import Fiche, Referential, coerce_year, load_referential
 
@@ -67,7 +67,7 @@ def check_year(year, referential: Referential) -> int:
     years = referential.plan.years
     valid = ", ".join(str(y) for y in years)
     try:
-        value = coerce_year(year.strip().removesuffix(".0") if isinstance(year, str) else year)
+        value = coerce_year(year)
     except ValueError:
         raise ParameterError(f"year {year!r} n'est pas une année. Années valides : {valid}.") from None
     if value not in years:
@@ -76,14 +76,12 @@ def check_year(year, referential: Referential) -> int:
 
 
 def check_threshold(secret_threshold) -> int:
+    """:func:`secrecy.check_threshold` with a minimum of 1 (a page always masks small counts),
+    as a :class:`ParameterError` naming the parameter."""
     try:
-        value = int(secret_threshold)
-    except (TypeError, ValueError):
-        raise ParameterError(
-            f"secret_threshold {secret_threshold!r} doit être un entier (ex. 5).") from None
-    if value < 1:
-        raise ParameterError(f"secret_threshold doit être au moins 1 (reçu {value}).")
-    return value
+        return secrecy.check_threshold(secret_threshold, minimum=1)
+    except ValueError as exc:
+        raise ParameterError(f"secret_threshold : {exc}") from None
 
 
 def validate(*, year, referentiel: str | None = None, data_dir: str | None = None,
