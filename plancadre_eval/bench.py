@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from .referential import load_referential
-    from .runner import NOTEBOOK_FILES, load_params_file
+    from .parameters import load_params_file
+    from .runner.constants import NOTEBOOK_FILES
     from .schedule import due_fiches
 
     root = paths.project_root()

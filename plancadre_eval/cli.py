@@ -101,10 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "referentiel":
         return command_referentiel(args)
-    if args.command in ("check", "template"):
+    if args.command == "check":
         from . import collection
 
-        return getattr(collection, f"command_{args.command}")(args)
+        return collection.command_check(args)
+    if args.command == "template":
+        from . import template
+
+        return template.command_template(args)
     if args.command == "demo":
         from . import demo
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import paths
 from .referential import Fiche, Indicator, Referential, load_referential
+from .territories import Level, indicator_codes
 
 MARKER = "DEMONSTRATION"
 DEMO_SOURCE = "données de démonstration (fictives)"
@@ -88,16 +89,13 @@ def _fmt(value: float) -> str:
 
 
 def _territories(ind: Indicator, ref: Referential) -> list[str]:
-    if ind.territoires:
-        return list(ind.territoires)
-    if ind.niveau == "departement":
-        return [ref.plan.departement]
-    if ind.niveau == "arrondissement":
+    """Codes the demo reports for ``ind``: :func:`territories.indicator_codes`, except that the
+    demo writes EPCI and commune indicators naming no territory at the département level."""
+    if ind.territoires or ind.niveau in (Level.DEPARTEMENT, Level.STRUCTURE,
+                                         Level.COMPAGNIE_GENDARMERIE):
+        return indicator_codes(ind, ref)
+    if ind.niveau == Level.ARRONDISSEMENT:
         return list(ARRONDISSEMENTS)
-    if ind.niveau == "compagnie_gendarmerie":
-        return [s.code for s in ref.structures if s.type == "compagnie_gendarmerie"]
-    if ind.niveau == "structure":
-        return [s.code for s in ref.structures if s.type != "compagnie_gendarmerie"]
     return [ref.plan.departement]
 
 

@@ -9,9 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from . import paths
+from . import paths, secrecy
+from .provenance import display_path
 from .referential import Fiche, Referential, coerce_year, load_referential
+
+
+class UsageError(Exception):
+    """Bad command line (unknown fiche, year outside the plan, unknown parameter...): exit 2."""
+
+
+class InputError(Exception):
+    """Invalid parameters, referential or data: exit 1. ``problems`` lists every message."""
+
+    def __init__(self, problems: list[str] | str, title: str | None = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        text = "\n".join(self.problems)
+        super().__init__(f"{title}\n{text}" if title else text)
 
 
 class ParameterError(ValueError):
@@ -52,7 +67,7 @@ def check_year(year, referential: Referential) -> int:
     years = referential.plan.years
     valid = ", ".join(str(y) for y in years)
     try:
-        value = coerce_year(year.strip().removesuffix(".0") if isinstance(year, str) else year)
+        value = coerce_year(year)
     except ValueError:
         raise ParameterError(f"year {year!r} n'est pas une année. Années valides : {valid}.") from None
     if value not in years:
@@ -61,14 +76,12 @@ def check_year(year, referential: Referential) -> int:
 
 
 def check_threshold(secret_threshold) -> int:
+    """:func:`secrecy.check_threshold` with a minimum of 1 (a page always masks small counts),
+    as a :class:`ParameterError` naming the parameter."""
     try:
-        value = int(secret_threshold)
-    except (TypeError, ValueError):
-        raise ParameterError(
-            f"secret_threshold {secret_threshold!r} doit être un entier (ex. 5).") from None
-    if value < 1:
-        raise ParameterError(f"secret_threshold doit être au moins 1 (reçu {value}).")
-    return value
+        return secrecy.check_threshold(secret_threshold, minimum=1)
+    except ValueError as exc:
+        raise ParameterError(f"secret_threshold : {exc}") from None
 
 
 def validate(*, year, referentiel: str | None = None, data_dir: str | None = None,
@@ -90,3 +103,61 @@ def validate(*, year, referentiel: str | None = None, data_dir: str | None = Non
         fiche=referential.fiche(check_fiche_id(fiche_id, referential)) if fiche_id is not None else None,
     )
     return settings
+
+
+# --- params files of the runner (params/<year>.yaml) ------------------------------------------
+
+def load_params_file(path: Path) -> dict[str, Any]:
+    """Read a ``params/<year>.yaml`` file: a mapping of parameter names to values."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise UsageError(f"Fichier de paramètres introuvable : {path}. Donnez-en un avec "
+                         f"--params FICHIER (modèle : params/2021.yaml).") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path} : YAML illisible ({' '.join(str(exc).split())[:200]}).") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path} : attendu des paires « nom: valeur » (un dictionnaire YAML).")
+    return {str(k): v for k, v in data.items()}
+
+
+def resolve_params(raw: dict[str, Any], *, year: int, declared: set[str], source: str,
+                   data: str | None = None, referentiel: str | None = None,
+                   root: Path) -> dict[str, Any]:
+    """Final parameters of a year: the file's values checked against the parameters the notebooks
+    declare, ``--data`` / ``--referentiel`` overrides (paths given on the command line are relative
+    to the current folder), paths normalised relative to the project root."""
+    params = dict(raw)
+    unknown = sorted(k for k in params if k not in declared)
+    if unknown:
+        raise UsageError(f"{source} : paramètre(s) inconnu(s) {', '.join(map(repr, unknown))} ; "
+                         f"paramètres déclarés par les notebooks : {', '.join(sorted(declared))}.")
+    if "fiche_id" in params:
+        raise UsageError(f"{source} : fiche_id est fixé par le runner pour chaque fiche ; "
+                         f"choisissez des fiches avec --fiche.")
+    if "year" in params and str(params["year"]).strip() != str(year):
+        raise UsageError(f"{source} indique year: {params['year']}, différent de --year {year}.")
+    params["year"] = year
+    # paths handed to notebooks: relative to the project root when inside it, else absolute
+    if data is not None:
+        params["data_dir"] = display_path(Path(data).expanduser().resolve(), root, absolute=True)
+    elif "data_dir" in params:
+        params["data_dir"] = display_path(paths.resolve(str(params["data_dir"]), root, root=root), root,
+                                          absolute=True)
+    if referentiel is not None:
+        params["referentiel"] = display_path(Path(referentiel).expanduser().resolve(), root,
+                                             absolute=True)
+    elif "referentiel" in params:
+        params["referentiel"] = display_path(paths.resolve(str(params["referentiel"]), root, root=root),
+                                             root, absolute=True)
+    if "secret_threshold" in params:
+        try:
+            params["secret_threshold"] = check_threshold(params["secret_threshold"])
+        except ParameterError as exc:
+            raise InputError(f"{source} : {exc}") from None
+    return params
+

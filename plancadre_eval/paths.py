@@ -56,12 +56,14 @@ def params_dir() -> Path:
     return project_root() / "params"
 
 
-def resolve(path: str | os.PathLike | None, default: Path | None = None) -> Path:
+def resolve(path: str | os.PathLike | None, default: Path | None = None, *,
+            root: Path | None = None) -> Path:
     """Absolute path: a relative ``path`` is taken relative to the project root (not the cwd),
-    so notebooks run by papermill from any folder find ``data/demo``. ``None`` gives ``default``."""
+    so notebooks run by papermill from any folder find ``data/demo``; ``root`` replaces the project
+    root (the runner's). ``None`` gives ``default``."""
     if path is None or str(path) == "":
         if default is None:
             raise ValueError("Aucun chemin fourni.")
         return default
     p = Path(path).expanduser()
-    return p if p.is_absolute() else project_root() / p
+    return p if p.is_absolute() else (project_root() if root is None else root) / p

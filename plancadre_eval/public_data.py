@@ -17,7 +17,6 @@ Everything is read from the project copy ``data/public/`` (never from the origin
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import paths
+from .provenance import source_entry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .referential import Referential
@@ -596,27 +596,6 @@ def region_departements(base: pd.DataFrame, departements: dict[str, str] = HDF_D
 
 # --- provenance ---------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=64)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 16), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _file_entry(libelle: str, edition: str, licence: str, origine: str, path: Path) -> dict[str, str]:
-    """One provenance record; ``fichier`` relative to the project root (never absolute)."""
-    path = Path(path).resolve()
-    st = path.stat()
-    try:
-        shown = path.relative_to(paths.project_root().resolve()).as_posix()
-    except ValueError:
-        shown = path.name
-    return {"libelle": libelle, "edition": edition, "licence": licence, "origine": origine,
-            "fichier": shown, "sha256": _sha256(str(path), st.st_mtime_ns, st.st_size)}
-
-
 def editions(include_territories: bool = True, include_france: bool = False) -> list[dict[str, str]]:
     """Every public dataset the computations use, for the provenance section of reports: dicts
     with ``libelle``, ``edition``, ``licence``, ``origine`` (where it was taken from), ``fichier``
@@ -627,16 +606,16 @@ def editions(include_territories: bool = True, include_france: bool = False) -> 
     pub = paths.public_dir()
     ssmsi = SSMSI_EDITIONS[SSMSI_EDITION]
     out = [
-        _file_entry(ETAT4001_LABEL, "version du fichier couvrant 2012-2020 (index 1 à 107, "
+        source_entry(ETAT4001_LABEL, "version du fichier couvrant 2012-2020 (index 1 à 107, "
                     "par service)", LICENCE,
                     "data.gouv.fr, via le dépôt GitHub felix-geffrault/BI (voir SOURCE.md)",
                     pub / ETAT4001_FOLDER / ETAT4001_FILE),
-        _file_entry("SSMSI, base statistique départementale de la délinquance enregistrée",
+        source_entry("SSMSI, base statistique départementale de la délinquance enregistrée",
                     f"{ssmsi.edition} (données {ssmsi.years[0]}-{ssmsi.years[1]})", LICENCE,
                     ssmsi.origine, pub / ssmsi.folder / ssmsi.file),
     ]
     if include_france:
-        out.append(_file_entry(
+        out.append(source_entry(
             "SSMSI, base statistique départementale de la délinquance enregistrée, tous les "
             "départements", f"{ssmsi.edition} (données {ssmsi.years[0]}-{ssmsi.years[1]}), fichier "
             "national non filtré", LICENCE, ssmsi.origine, pub / FRANCE_FOLDER / FRANCE_FILE))

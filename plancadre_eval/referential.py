@@ -19,17 +19,34 @@ from typing import Any, Iterable
 import yaml
 
 from . import paths
+from .territories import Level
+from .years import coerce_year
 
-INDICATOR_TYPES = (
-    "comptage", "pourcentage", "taux", "duree", "jalon", "date", "qualitatif", "a_determiner",
-)
+
+class IndicatorType(StrEnum):
+    """Type of an indicator (``type:`` in the YAML, ``type`` in ``indicateurs.csv``). Members
+    compare equal to the French strings."""
+
+    COMPTAGE = "comptage"            # a count (people, measures…)
+    POURCENTAGE = "pourcentage"      # numerator / denominator, in %
+    TAUX = "taux"                    # a count per ``base`` inhabitants, computed
+    DUREE = "duree"                  # an average duration, weighted by ``personnes``
+    JALON = "jalon"                  # follows a milestone: oui / non / date
+    DATE = "date"                    # a date
+    QUALITATIF = "qualitatif"        # free text
+    A_DETERMINER = "a_determiner"    # the plan leaves the definition for later
+
+
+INDICATOR_TYPES = tuple(IndicatorType)
 #: Types whose values are numbers that can be charted and compared to a target.
-QUANTITATIVE_TYPES = ("comptage", "pourcentage", "taux", "duree")
+QUANTITATIVE_TYPES = (IndicatorType.COMPTAGE, IndicatorType.POURCENTAGE, IndicatorType.TAUX,
+                      IndicatorType.DUREE)
 FREQUENCY_CODES = (
     "annuelle", "triennale", "intermediaire_et_finale", "annuelle_apres_2e_annee", "continue",
     "semestrielle", "point_etape_annuel", "non_precisee",
 )
-LEVELS = ("departement", "arrondissement", "epci", "commune", "structure", "compagnie_gendarmerie")
+#: Territorial levels (``niveau:``), see :class:`territories.Level`.
+LEVELS = tuple(Level)
 DIRECTIONS = ("hausse", "baisse", "neutre")
 NATURES = ("a_poursuivre", "nouvelle")
 SOURCES = ("collecte", "public")
@@ -50,7 +67,7 @@ class Origin(StrEnum):
 
 
 class Reading(StrEnum):
-    """How a number of the plan was read (field ``lecture`` of a baseline or a target)."""
+    """How a number of the plan was read (field ``lecture`` of a baseline, a target, a figure)."""
 
     EXACTE = "exacte"            # the plan gives this very number
     FOURCHETTE = "fourchette"    # a range ("2 ou 3 postes") collapsed to one value
@@ -89,6 +106,9 @@ class ReferentialError(ValueError):
 
 @dataclass(frozen=True)
 class Frequency:
+    """How often a fiche is evaluated (``frequence:``): a code of :data:`FREQUENCY_CODES`, its
+    French wording, and optional first/last years or explicit ``annees``."""
+
     code: str
     libelle: str
     debut: int | None = None
@@ -136,6 +156,11 @@ class Milestone:
 
 @dataclass(frozen=True)
 class Indicator:
+    """One indicator of a fiche (``indicateurs:``): ``type`` is an :class:`IndicatorType`,
+    ``niveau`` a :class:`territories.Level`, ``source`` "collecte" (reported by pilots) or
+    "public" (``serie`` of :mod:`public_data`); a ``taux`` is ``numerateur`` per ``base``
+    inhabitants; ``territoires`` lists the expected codes when the level alone does not say."""
+
     id: str
     fiche: str
     libelle: str
@@ -173,6 +198,10 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Fiche:
+    """One fiche of the plan (a ``fiches-*.yaml`` entry): identity, pilots, frequency, and its
+    baselines (``etat_des_lieux``), targets (``cibles``), milestones (``jalons``) and indicators.
+    ``fichier`` is the YAML file it comes from (for messages)."""
+
     id: str
     axe: str
     titre: str
@@ -200,12 +229,18 @@ class Fiche:
 
 @dataclass(frozen=True)
 class Axis:
+    """One of the plan's axes (``axes:`` of ``plan.yaml``)."""
+
     id: str
     titre: str
 
 
 @dataclass(frozen=True)
 class Structure:
+    """A named structure of ``plan.yaml`` (``structures:``) used as a territory code: a
+    gendarmerie company, a police station (csp), a tribunal… ``libelle_etat4001`` is the service
+    name in État 4001 (gendarmerie companies only)."""
+
     code: str
     libelle: str
     type: str
@@ -228,6 +263,9 @@ class PlanFigure:
 
 @dataclass(frozen=True)
 class Plan:
+    """The plan itself (``plan:`` of ``plan.yaml``): its département, implementation years
+    ``annee_debut``..``annee_fin`` and baseline year ``annee_reference``."""
+
     id: str
     titre: str
     departement: str
@@ -249,6 +287,9 @@ class Plan:
 
 @dataclass(frozen=True)
 class Referential:
+    """The whole plan as loaded and validated by :func:`load_referential`; ``folder`` and
+    ``files`` say where it was read from."""
+
     plan: Plan
     axes: tuple[Axis, ...]
     structures: tuple[Structure, ...]
@@ -289,9 +330,6 @@ class Referential:
                 return a
         raise KeyError(f"Axe inconnu : {axis_id!r}.")
 
-    def structure_codes(self) -> list[str]:
-        return [s.code for s in self.structures]
-
     def pilots(self) -> list[str]:
         """Short names of the pilot services, sorted."""
         return sorted({f.pilote_court for f in self.fiches})
@@ -310,17 +348,6 @@ class Referential:
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
-
-
-def coerce_year(value: Any) -> int:
-    """``value`` as an int year (2021, 2021.0, "2021"); ValueError for anything else (True, 2021.5,
-    "deux mille"). Callers add the French message naming the valid years."""
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(value)
-    try:
-        return int(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
-        raise ValueError(value) from None
 
 
 def fiche_sort_key(fiche_id: str) -> tuple[int, ...]:
@@ -424,103 +451,39 @@ class _Validator:
     def err(self, path: Path, where: str, field_name: str, msg: str) -> None:
         self.problems.append(f"{path.name} : {where} : champ '{field_name}' : {msg}")
 
-    # generic field readers
-    def text(self, path, where, d, key, required=True, default=""):
-        val = d.get(key)
-        if val is None or (isinstance(val, str) and not val.strip()):
-            if required:
-                self.err(path, where, key, "obligatoire et absent.")
-            return default
-        if isinstance(val, (int, float)) and not isinstance(val, bool) and key in ("id", "axe"):
-            self.err(path, where, key, f"l'identifiant {val!r} doit être écrit entre guillemets "
-                     f"(\"{val}\") : sans guillemets, YAML le lit comme un nombre.")
-            return str(val)
-        if not isinstance(val, str):
-            return str(val)
-        return val.strip()
-
-    def texts(self, path, where, d, key):
-        val = d.get(key) or []
-        if isinstance(val, str):
-            return (val.strip(),)
-        if not isinstance(val, list):
-            self.err(path, where, key, "attendu une liste.")
-            return ()
-        return tuple(str(x).strip() for x in val)
-
-    def number(self, path, where, d, key):
-        val = d.get(key)
-        if isinstance(val, bool) or not isinstance(val, (int, float)):
-            self.err(path, where, key, f"attendu un nombre (ex. 2.25), trouvé {val!r}.")
-            return float("nan")
-        return val
-
-    def date(self, path, where, d, key, required=True):
-        val = d.get(key)
-        if val is None:
-            if required:
-                self.err(path, where, key, "date obligatoire (AAAA-MM-JJ).")
-            return None
-        if isinstance(val, dt.datetime):
-            return val.date()
-        if isinstance(val, dt.date):
-            return val
-        if isinstance(val, int) and 1900 < val < 2100:
-            return dt.date(val, 12, 31)
-        try:
-            return dt.date.fromisoformat(str(val))
-        except ValueError:
-            self.err(path, where, key, f"date illisible {val!r} : attendu AAAA-MM-JJ.")
-            return None
-
-    def flag(self, path, where, d, key, default):
-        val = d.get(key, default)
-        if not isinstance(val, bool):
-            self.err(path, where, key, f"attendu true ou false, trouvé {val!r}.")
-            return default
-        return val
-
-    def choice(self, path, where, d, key, choices, default=None):
-        val = d.get(key, default)
-        if isinstance(val, StrEnum):
-            val = val.value
-        choices = [str(c) for c in choices]
-        if val not in choices:
-            near = difflib.get_close_matches(str(val), choices, n=1)
-            hint = f" Vouliez-vous dire {near[0]!r} ?" if near else ""
-            self.err(path, where, key, f"valeur {val!r} inconnue ; valeurs admises : "
-                     f"{', '.join(choices)}.{hint}")
-        return val
+    def section(self, path: Path, where: str, d: dict) -> _Section:
+        """A reader of one YAML mapping ``d`` of ``path``, named ``where`` in messages."""
+        return _Section(self, path, where, d)
 
     # sections
     def plan(self, path, d) -> Plan:
-        w = "plan"
+        s = self.section(path, "plan", d)
         return Plan(
-            id=self.text(path, w, d, "id"),
-            titre=self.text(path, w, d, "titre"),
-            departement=self.text(path, w, d, "departement", default="62"),
-            annee_debut=int(self.number(path, w, d, "annee_debut") or 0),
-            annee_fin=int(self.number(path, w, d, "annee_fin") or 0),
-            annee_reference=int(self.number(path, w, d, "annee_reference") or 0),
-            source=self.text(path, w, d, "source", required=False),
+            id=s.text("id"),
+            titre=s.text("titre"),
+            departement=s.text("departement", default="62"),
+            annee_debut=s.year("annee_debut"),
+            annee_fin=s.year("annee_fin"),
+            annee_reference=s.year("annee_reference"),
+            source=s.text("source", required=False),
         )
 
     def axis(self, path, d):
         if not isinstance(d, dict):
             self.problems.append(f"{path.name} : axes : chaque axe est un dictionnaire (id, titre).")
             return None
-        w = f"axe {d.get('id')!r}"
-        return Axis(id=self.text(path, w, d, "id"), titre=self.text(path, w, d, "titre"))
+        s = self.section(path, f"axe {d.get('id')!r}", d)
+        return Axis(id=s.text("id"), titre=s.text("titre"))
 
     def structure(self, path, d):
         if not isinstance(d, dict):
             self.problems.append(f"{path.name} : structures : chaque structure est un dictionnaire.")
             return None
-        w = f"structure {d.get('code')!r}"
+        s = self.section(path, f"structure {d.get('code')!r}", d)
         return Structure(
-            code=self.text(path, w, d, "code"),
-            libelle=self.text(path, w, d, "libelle"),
-            type=self.choice(path, w, d, "type", STRUCTURE_TYPES),
+            code=s.text("code"),
+            libelle=s.text("libelle"),
+            type=s.choice("type", STRUCTURE_TYPES),
             arrondissement=(str(d["arrondissement"]) if d.get("arrondissement") else None),
             libelle_etat4001=d.get("libelle_etat4001"),
         )
@@ -530,28 +493,29 @@ class _Validator:
             self.problems.append(f"{path.name} : chiffres_plan : chaque chiffre est un dictionnaire "
                                  "(libelle, valeur, unite, annee).")
             return None
-        w = f"chiffre du plan {d.get('libelle', '?')!r}"
+        s = self.section(path, f"chiffre du plan {d.get('libelle', '?')!r}", d)
         return PlanFigure(
-            libelle=self.text(path, w, d, "libelle"),
-            valeur=self.number(path, w, d, "valeur"),
-            unite=self.text(path, w, d, "unite"),
-            annee=_int_or_zero(self.number(path, w, d, "annee")),
-            source=self.text(path, w, d, "source", required=False, default="plan cadre"),
-            lecture=self.choice(path, w, d, "lecture", tuple(Reading), Reading.EXACTE),
+            libelle=s.text("libelle"),
+            valeur=s.number("valeur"),
+            unite=s.text("unite"),
+            annee=s.year("annee"),
+            source=s.text("source", required=False, default="plan cadre"),
+            lecture=s.choice("lecture", tuple(Reading), Reading.EXACTE),
         )
 
     def fiche(self, path, d, plan: Plan):
         if not isinstance(d, dict):
             self.problems.append(f"{path.name} : chaque fiche est un dictionnaire, trouvé {d!r}.")
             return None
-        fid = self.text(path, "fiche ?", d, "id")
+        fid = self.section(path, "fiche ?", d).text("id")
         w = f"fiche {fid}"
+        s = self.section(path, w, d)
         freq_raw = d.get("frequence") or {}
         if not isinstance(freq_raw, dict):
-            self.err(path, w, "frequence", "attendu {code, libelle}.")
+            s.err("frequence", "attendu {code, libelle}.")
             freq_raw = {}
         freq = Frequency(
-            code=self.choice(path, w, freq_raw, "code", FREQUENCY_CODES),
+            code=self.section(path, w, freq_raw).choice("code", FREQUENCY_CODES),
             libelle=str(freq_raw.get("libelle") or ""),
             debut=freq_raw.get("debut"),
             fin=freq_raw.get("fin"),
@@ -564,54 +528,54 @@ class _Validator:
                 indicators.append(ind)
         baselines = []
         for raw in d.get("etat_des_lieux") or []:
-            wb = f"{w}, état des lieux {raw.get('libelle', '?')!r}"
+            sb = self.section(path, f"{w}, état des lieux {raw.get('libelle', '?')!r}", raw)
             baselines.append(Baseline(
-                libelle=self.text(path, wb, raw, "libelle"),
-                valeur=self.number(path, wb, raw, "valeur"),
-                unite=self.text(path, wb, raw, "unite"),
-                date=self.date(path, wb, raw, "date"),
+                libelle=sb.text("libelle"),
+                valeur=sb.number("valeur"),
+                unite=sb.text("unite"),
+                date=sb.date("date"),
                 indicateur=_opt_str(raw.get("indicateur")),
                 territoire=str(raw.get("territoire") or plan.departement),
-                date_precisee=self.flag(path, wb, raw, "date_precisee", True),
-                lecture=self.choice(path, wb, raw, "lecture", tuple(Reading), Reading.EXACTE),
+                date_precisee=sb.flag("date_precisee", True),
+                lecture=sb.choice("lecture", tuple(Reading), Reading.EXACTE),
             ))
         targets = []
         for raw in d.get("cibles") or []:
-            wt = f"{w}, cible {raw.get('libelle', '?')!r}"
+            st = self.section(path, f"{w}, cible {raw.get('libelle', '?')!r}", raw)
             if raw.get("echeance") is None:
-                self.err(path, wt, "echeance", "une cible doit avoir une échéance (AAAA-MM-JJ).")
+                st.err("echeance", "une cible doit avoir une échéance (AAAA-MM-JJ).")
             targets.append(Target(
-                libelle=self.text(path, wt, raw, "libelle"),
-                valeur=self.number(path, wt, raw, "valeur"),
-                unite=self.text(path, wt, raw, "unite"),
-                echeance=self.date(path, wt, raw, "echeance", required=False),
+                libelle=st.text("libelle"),
+                valeur=st.number("valeur"),
+                unite=st.text("unite"),
+                echeance=st.date("echeance", required=False),
                 indicateur=_opt_str(raw.get("indicateur")),
                 territoire=str(raw.get("territoire") or plan.departement),
-                origine=self.choice(path, wt, raw, "origine", tuple(Origin), Origin.PLAN),
-                lecture=self.choice(path, wt, raw, "lecture", tuple(Reading), Reading.EXACTE),
+                origine=st.choice("origine", tuple(Origin), Origin.PLAN),
+                lecture=st.choice("lecture", tuple(Reading), Reading.EXACTE),
             ))
         milestones = []
         for raw in d.get("jalons") or []:
-            wm = f"{w}, jalon {raw.get('id', '?')!r}"
+            sm = self.section(path, f"{w}, jalon {raw.get('id', '?')!r}", raw)
             milestones.append(Milestone(
-                id=self.text(path, wm, raw, "id"),
-                libelle=self.text(path, wm, raw, "libelle"),
-                echeance=self.date(path, wm, raw, "echeance"),
-                origine=self.choice(path, wm, raw, "origine", tuple(Origin), Origin.PLAN),
+                id=sm.text("id"),
+                libelle=sm.text("libelle"),
+                echeance=sm.date("echeance"),
+                origine=sm.choice("origine", tuple(Origin), Origin.PLAN),
             ))
         return Fiche(
             id=fid,
-            axe=self.text(path, w, d, "axe"),
-            titre=self.text(path, w, d, "titre"),
-            objectif=self.text(path, w, d, "objectif"),
-            nature=self.choice(path, w, d, "nature", NATURES),
-            pilotes=self.texts(path, w, d, "pilotes"),
-            pilote_court=self.text(path, w, d, "pilote_court"),
-            partenaires=self.texts(path, w, d, "partenaires"),
-            territoire=self.text(path, w, d, "territoire"),
+            axe=s.text("axe"),
+            titre=s.text("titre"),
+            objectif=s.text("objectif"),
+            nature=s.choice("nature", NATURES),
+            pilotes=s.texts("pilotes"),
+            pilote_court=s.text("pilote_court"),
+            partenaires=s.texts("partenaires"),
+            territoire=s.text("territoire"),
             frequence=freq,
-            delais=self.text(path, w, d, "delais", required=False),
-            moyens=self.text(path, w, d, "moyens", required=False),
+            delais=s.text("delais", required=False),
+            moyens=s.text("moyens", required=False),
             etat_des_lieux=tuple(baselines),
             cibles=tuple(targets),
             jalons=tuple(milestones),
@@ -625,18 +589,18 @@ class _Validator:
         if not isinstance(d, dict):
             self.problems.append(f"{path.name} : {w} : indicateur n°{index + 1} : attendu un dictionnaire.")
             return None
-        iid = self.text(path, w, d, "id")
-        wi = f"{w}, indicateur {iid}"
-        itype = self.choice(path, wi, d, "type", INDICATOR_TYPES)
+        iid = self.section(path, w, d).text("id")
+        s = self.section(path, f"{w}, indicateur {iid}", d)
+        itype = s.choice("type", INDICATOR_TYPES)
         ind = Indicator(
             id=iid,
             fiche=fid,
-            libelle=self.text(path, wi, d, "libelle"),
+            libelle=s.text("libelle"),
             type=itype,
-            unite=self.text(path, wi, d, "unite", required=itype in QUANTITATIVE_TYPES),
-            sens=self.choice(path, wi, d, "sens", DIRECTIONS, default="hausse"),
-            niveau=self.choice(path, wi, d, "niveau", LEVELS, default="departement"),
-            source=self.choice(path, wi, d, "source", SOURCES, default="collecte"),
+            unite=s.text("unite", required=itype in QUANTITATIVE_TYPES),
+            sens=s.choice("sens", DIRECTIONS, default="hausse"),
+            niveau=s.choice("niveau", LEVELS, default="departement"),
+            source=s.choice("source", SOURCES, default="collecte"),
             personnes=bool(d.get("personnes", False)),
             serie=_opt_str(d.get("serie")),
             numerateur=_opt_str(d.get("numerateur")),
@@ -646,17 +610,17 @@ class _Validator:
             libelle_denominateur=d.get("libelle_denominateur"),
             territoires=tuple(str(t) for t in d.get("territoires") or ()),
             remarques=d.get("remarques"),
-            origine=self.choice(path, wi, d, "origine", tuple(Origin), Origin.PLAN),
+            origine=s.choice("origine", tuple(Origin), Origin.PLAN),
         )
         if not iid.startswith(fid + "."):
-            self.err(path, wi, "id", f"l'id d'un indicateur commence par l'id de sa fiche ({fid}.N).")
+            s.err("id", f"l'id d'un indicateur commence par l'id de sa fiche ({fid}.N).")
         if itype == "taux" and (not ind.numerateur or not ind.base):
-            self.err(path, wi, "numerateur", "un taux indique 'numerateur' (id d'un indicateur de "
-                     "comptage) et 'base' (ex. 10000).")
+            s.err("numerateur", "un taux indique 'numerateur' (id d'un indicateur de "
+                  "comptage) et 'base' (ex. 10000).")
         if itype == "jalon" and not ind.jalon:
-            self.err(path, wi, "jalon", "un indicateur de type jalon indique l'id du jalon suivi.")
+            s.err("jalon", "un indicateur de type jalon indique l'id du jalon suivi.")
         if ind.source == "public" and not ind.serie:
-            self.err(path, wi, "serie", "un indicateur de source publique indique sa série.")
+            s.err("serie", "un indicateur de source publique indique sa série.")
         return ind
 
     def cross_checks(self, plan, axes, structures, fiches, fiches_raw):
@@ -711,8 +675,98 @@ class _Validator:
                     self.err(p, f"{w}, jalon {m.id}", "id", f"l'id d'un jalon commence par {f.id}.")
 
 
-def _int_or_zero(val: float) -> int:
-    return 0 if val != val else int(val)  # NaN (already reported) -> 0
+@dataclass(frozen=True)
+class _Section:
+    """One YAML mapping being read: its file, its place in French ("fiche 2.10, cible …") and its
+    keys. Each reader takes a key, records a French problem naming file, place and key when the
+    value is wrong, and returns a usable default so that every problem is found in one pass."""
+
+    validator: _Validator
+    path: Path
+    where: str
+    data: dict
+
+    def err(self, key: str, msg: str) -> None:
+        self.validator.err(self.path, self.where, key, msg)
+
+    def text(self, key, required=True, default=""):
+        val = self.data.get(key)
+        if val is None or (isinstance(val, str) and not val.strip()):
+            if required:
+                self.err(key, "obligatoire et absent.")
+            return default
+        if isinstance(val, (int, float)) and not isinstance(val, bool) and key in ("id", "axe"):
+            self.err(key, f"l'identifiant {val!r} doit être écrit entre guillemets "
+                          f"(\"{val}\") : sans guillemets, YAML le lit comme un nombre.")
+            return str(val)
+        if not isinstance(val, str):
+            return str(val)
+        return val.strip()
+
+    def texts(self, key):
+        val = self.data.get(key) or []
+        if isinstance(val, str):
+            return (val.strip(),)
+        if not isinstance(val, list):
+            self.err(key, "attendu une liste.")
+            return ()
+        return tuple(str(x).strip() for x in val)
+
+    def number(self, key):
+        val = self.data.get(key)
+        if isinstance(val, bool) or not isinstance(val, (int, float)):
+            self.err(key, f"attendu un nombre (ex. 2.25), trouvé {val!r}.")
+            return float("nan")
+        return val
+
+    def date(self, key, required=True):
+        val = self.data.get(key)
+        if val is None:
+            if required:
+                self.err(key, "date obligatoire (AAAA-MM-JJ).")
+            return None
+        if isinstance(val, dt.datetime):
+            return val.date()
+        if isinstance(val, dt.date):
+            return val
+        if isinstance(val, int) and 1900 < val < 2100:
+            return dt.date(val, 12, 31)
+        try:
+            return dt.date.fromisoformat(str(val))
+        except ValueError:
+            self.err(key, f"date illisible {val!r} : attendu AAAA-MM-JJ.")
+            return None
+
+    def flag(self, key, default: bool) -> bool:
+        """A boolean (``true``/``false`` in YAML); ``default`` after recording a problem."""
+        val = self.data.get(key, default)
+        if not isinstance(val, bool):
+            self.err(key, f"attendu true ou false, trouvé {val!r}.")
+            return default
+        return val
+
+    def choice(self, key, choices, default=None):
+        val = self.data.get(key, default)
+        if isinstance(val, StrEnum):  # a default given as a member: the plain French string
+            val = val.value
+        if val not in choices:
+            near = difflib.get_close_matches(str(val), [str(c) for c in choices], n=1)
+            hint = f" Vouliez-vous dire {near[0]!r} ?" if near else ""
+            self.err(key, f"valeur {val!r} inconnue ; valeurs admises : "
+                          f"{', '.join(choices)}.{hint}")
+        return val
+
+    def year(self, key):
+        """A year such as 2019 (``referential.coerce_year``); 0 after recording the problem."""
+        val = self.data.get(key)
+        if val is None:
+            self.err(key, "année obligatoire et absente (ex. 2019).")
+            return 0
+        try:
+            return coerce_year(val)
+        except ValueError:
+            self.err(key, f"attendu une année (ex. 2019), trouvé {val!r}.")
+            return 0
 
 
 def _opt_str(val: Any) -> str | None:

@@ -72,17 +72,22 @@ def counts_persons(indicator: Indicator, referential: Referential) -> bool:
     return bool(indicator.personnes)
 
 
-def check_threshold(threshold) -> int:
-    """The threshold as an int >= 0; a French ValueError otherwise."""
+def check_threshold(threshold, minimum: int = 0) -> int:
+    """The threshold (a number of persons) as an int >= ``minimum``: 5, 5.0 and "5" are read as 5;
+    True, 2.5, "cinq" or a value below ``minimum`` give a French ValueError. 0 masks nothing (the
+    library default minimum); a page requires at least 1 (:func:`parameters.check_threshold`).
+    The one threshold check of the project."""
     if isinstance(threshold, bool):
         raise ValueError(f"Le seuil du secret statistique doit être un entier, pas {threshold!r}.")
+    text = threshold.strip() if isinstance(threshold, str) else threshold
     try:
-        value = int(threshold)
+        value = int(text)
     except (TypeError, ValueError):
         raise ValueError(f"Le seuil du secret statistique doit être un entier (ex. 5), "
                          f"pas {threshold!r}.") from None
-    if value != threshold or value < 0:
-        raise ValueError(f"Le seuil du secret statistique doit être un entier positif, pas {threshold!r}.")
+    if (not isinstance(text, str) and value != text) or value < minimum:
+        raise ValueError(f"Le seuil du secret statistique doit être un entier au moins égal à "
+                         f"{minimum}, pas {threshold!r}.")
     return value
 
 

@@ -31,21 +31,46 @@ import json
 import re
 import warnings
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from . import paths
+from .provenance import source_entry
+from .years import coerce_year
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .referential import Referential
+    from .referential import Indicator, Referential, Structure
 
 DEPARTEMENT = "62"
 DEPARTEMENT_NAME = "Pas-de-Calais"
+
+
+class Level(StrEnum):
+    """Territorial level of a code, as written in the referential (``niveau:``) and in
+    ``indicateurs.csv`` (``niveau``). Members compare equal to the French strings.
+
+    ``STRUCTURE`` is a named structure of ``plan.yaml`` that is *not* a gendarmerie company
+    (tribunals, police stations…); gendarmerie companies are their own level
+    ``COMPAGNIE_GENDARMERIE``: the referential gives them their own ``niveau`` (2.2.x, 3.2.1), its
+    ``structure`` indicators name tribunals only (3.1.x), and the État 4001 series are per company.
+    """
+
+    DEPARTEMENT = "departement"
+    ARRONDISSEMENT = "arrondissement"
+    EPCI = "epci"
+    COMMUNE = "commune"
+    STRUCTURE = "structure"
+    COMPAGNIE_GENDARMERIE = "compagnie_gendarmerie"
+
+
+#: Order of levels in tables, then "autre" for a code no level recognises.
+LEVEL_ORDER: tuple[str, ...] = (*Level, "autre")
 #: Territorial levels backed by INSEE files (the referential adds "structure" and
 #: "compagnie_gendarmerie").
-INSEE_LEVELS = ("departement", "arrondissement", "epci", "commune")
+INSEE_LEVELS = (Level.DEPARTEMENT, Level.ARRONDISSEMENT, Level.EPCI, Level.COMMUNE)
 #: Levels for which boundaries are shipped (``geojson-62``).
 BOUNDARY_LEVELS = ("departement", "arrondissement")
 
@@ -91,15 +116,11 @@ def _check_code(code: Any) -> str:
 
 
 def _check_year(year: Any) -> int:
-    if isinstance(year, bool):
-        raise TypeError(f"Année invalide : {year!r}.")
+    """``year`` read by :func:`years.coerce_year` (the one year check); TypeError otherwise."""
     try:
-        y = int(year)
-    except (TypeError, ValueError):
+        return coerce_year(year)
+    except ValueError:
         raise TypeError(f"Année invalide : {year!r} (attendu un entier, par exemple 2021).") from None
-    if y != year:
-        raise TypeError(f"Année invalide : {year!r} (attendu un entier, par exemple 2021).")
-    return y
 
 
 def _read_csv(path: Path, sep: str) -> pd.DataFrame:
@@ -279,9 +300,7 @@ class Territories:
         if level is not None:
             return level
         structure = _structure(code, referential)
-        if structure is None:
-            return None
-        return "compagnie_gendarmerie" if structure.type == "compagnie_gendarmerie" else "structure"
+        return None if structure is None else structure_level(structure)
 
     def name_of(self, code: str, referential: Referential | None = None) -> str:
         """French label: "Pas-de-Calais", "Arrondissement de Lens", "CA de Lens - Liévin",
@@ -509,46 +528,66 @@ def _compare(label: str, reference: set[str], other: set[str]) -> list[str]:
     return out
 
 
-# --- module-level shortcuts on the shipped territories ----------------------------------------
+# --- territorial levels: which level a code is, which codes a level expects -----------------
 
 def level_of(code: str, referential: Referential | None = None) -> str | None:
-    """:meth:`Territories.level_of` on the shipped territories."""
+    """Level of a code (:class:`Level`, None when unknown) on the shipped territories:
+    :meth:`Territories.level_of`, structures placed by :func:`structure_level`."""
     return load_territories().level_of(code, referential)
 
 
-def name_of(code: str, referential: Referential | None = None) -> str:
-    """:meth:`Territories.name_of` on the shipped territories."""
-    return load_territories().name_of(code, referential)
+def structure_level(structure: Structure) -> Level:
+    """Level of a named structure of the referential: ``COMPAGNIE_GENDARMERIE`` for a structure of
+    type "compagnie_gendarmerie", ``STRUCTURE`` for any other type (see :class:`Level`)."""
+    if structure.type == Level.COMPAGNIE_GENDARMERIE:
+        return Level.COMPAGNIE_GENDARMERIE
+    return Level.STRUCTURE
 
 
-def valid_codes(referential: Referential | None = None) -> set[str]:
-    """:meth:`Territories.valid_codes` on the shipped territories."""
-    return load_territories().valid_codes(referential)
+def expected_codes(level: str, referential: Referential, territories: Any = None) -> list[str]:
+    """Territory codes a pilot reports at ``level`` when the indicator names none.
+
+    ``departement``: the plan's département; ``structure``: the structures of the referential that
+    are not gendarmerie companies; ``compagnie_gendarmerie``: the gendarmerie companies (both in
+    ``plan.yaml`` order); ``arrondissement``, ``epci``, ``commune``: every code of that level known
+    to ``territories`` (an object with ``valid_codes(referential)`` and ``level_of(code,
+    referential)``, e.g. :class:`Territories`), sorted. An unknown level or a missing
+    ``territories`` is a ValueError with a French message.
+    """
+    if level not in tuple(Level):
+        raise ValueError(f"Niveau territorial inconnu : {level!r} ; niveaux possibles : "
+                         f"{', '.join(Level)}.")
+    if level == Level.DEPARTEMENT:
+        return [referential.plan.departement]
+    if level in (Level.STRUCTURE, Level.COMPAGNIE_GENDARMERIE):
+        return [s.code for s in referential.structures if structure_level(s) == level]
+    if territories is None:
+        raise ValueError(f"Les codes du niveau « {level} » viennent du référentiel des "
+                         "territoires : passez territories=load_territories().")
+    return sorted(str(c) for c in territories.valid_codes(referential)
+                  if territories.level_of(str(c), referential) == level)
 
 
-def arrondissement_of(code: str, referential: Referential | None = None) -> str | None:
-    """:meth:`Territories.arrondissement_of` on the shipped territories."""
-    return load_territories().arrondissement_of(code, referential)
-
-
-def boundaries(level: str = "arrondissement") -> dict[str, list[list[tuple[float, float]]]]:
-    """:meth:`Territories.boundaries` on the shipped territories."""
-    return load_territories().boundaries(level)
+def indicator_codes(indicator: Indicator, referential: Referential,
+                    territories: Any = None) -> list[str]:
+    """Territory codes a pilot reports for ``indicator``: its own ``territoires`` list when the
+    referential gives one, else :func:`expected_codes` of its ``niveau``."""
+    if indicator.territoires:
+        return list(indicator.territoires)
+    return expected_codes(indicator.niveau, referential, territories)
 
 
 def sources(folder: str | Path | None = None) -> list[dict[str, str]]:
     """Provenance of the shipped territorial files, same keys as
     :func:`plancadre_eval.public_data.editions`: libelle, edition, licence, origine, fichier,
     sha256 (of the project copy)."""
-    from .public_data import _file_entry  # local import: public_data imports nothing from here
-
     folder = paths.resolve(folder, paths.territories_dir())
     lic = "Licence Ouverte / Open Licence 2.0 (Etalab)"
     out = [
-        _file_entry("INSEE, Code officiel géographique (communes, arrondissements, département)",
+        source_entry("INSEE, Code officiel géographique (communes, arrondissements, département)",
                     "au 1er janvier 2024", lic, "insee.fr, via le dépôt GitHub sebastien-prudhomme/abbeville",
                     folder / COG_FOLDER / COG_COMMUNES),
-        _file_entry("INSEE, composition communale des EPCI à fiscalité propre",
+        source_entry("INSEE, composition communale des EPCI à fiscalité propre",
                     "fichier « 2020 » (date de référence non vérifiée)", lic,
                     "insee.fr, via le dépôt GitHub aubryprieur/streamlit_data_territoire",
                     folder / EPCI_FOLDER / EPCI_FILE),
@@ -557,10 +596,10 @@ def sources(folder: str | Path | None = None) -> list[dict[str, str]]:
         if (sub / POP_FILE).exists():
             vintage = sub.name[len(POP_PREFIX):]
             origin = _POP_ORIGINS.get(vintage, "insee.fr (voir SOURCE.md)")
-            out.append(_file_entry(f"INSEE, populations légales {vintage} (population municipale)",
+            out.append(source_entry(f"INSEE, populations légales {vintage} (population municipale)",
                                    f"millésime {vintage}", lic, origin, sub / POP_FILE))
     for level in BOUNDARY_LEVELS:
-        out.append(_file_entry(
+        out.append(source_entry(
             f"Contours simplifiés ({'département' if level == 'departement' else 'arrondissements'})",
             "géométrie 2018 (IGN Admin Express COG)",
             "Licence Ouverte (données IGN et INSEE), mise en forme gregoiredavid/france-geojson",

@@ -8,12 +8,12 @@ import datetime as dt
 import math
 import re
 import struct
-from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from html_support import Html
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
@@ -197,25 +197,6 @@ def test_diagnostic_chart_draws_one_styled_line_per_series():
 
 # --- output -----------------------------------------------------------------------------------
 
-class _Figures(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.imgs, self.captions, self._in_cap = [], [], False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "img":
-            self.imgs.append(dict(attrs))
-        self._in_cap = self._in_cap or tag == "figcaption"
-
-    def handle_endtag(self, tag):
-        if tag == "figcaption":
-            self._in_cap = False
-
-    def handle_data(self, data):
-        if self._in_cap:
-            self.captions.append(data)
-
-
 def test_departements_bars_one_panel_per_indicator_with_the_departement_highlighted():
     from matplotlib.colors import to_hex
 
@@ -251,8 +232,7 @@ def test_figure_html_embeds_a_deterministic_png_with_its_alt_text():
                                 "Valeurs « départementales » & cible")
     assert first == second
     assert first.startswith('<figure class="graphique"><img src="data:image/png;base64,')
-    parsed = _Figures()
-    parsed.feed(first)
+    parsed = Html(first)
     assert parsed.imgs[0]["alt"] == "Femmes accueillies de 2018 à 2021 : de 850 à 1 030."
     assert "".join(parsed.captions) == "Valeurs « départementales » & cible"
     png = base64.b64decode(parsed.imgs[0]["src"].split(",", 1)[1])
@@ -271,8 +251,7 @@ def test_figure_html_requires_a_text_alternative():
 def test_alt_text_survives_any_characters(alt):
     fig = charts.new_figure((1, 1))
     out = charts.figure_html(fig, alt)
-    parsed = _Figures()
-    parsed.feed(out)
+    parsed = Html(out)
     assert len(parsed.imgs) == 1
     assert parsed.imgs[0]["alt"] == " ".join(alt.split())
 

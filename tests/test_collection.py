@@ -1,4 +1,4 @@
-"""Collection files: French-Excel reading, one exact message per class of bad input, templates, CLI.
+"""Collection files: French-Excel reading, one exact message per class of bad input, check CLI.
 
 Everything runs against the miniature referential ``tests/fixtures/referentiel-mini`` (one fiche per
 indicator type) and a fake territories object, so that these tests depend neither on the shipped
@@ -17,6 +17,15 @@ import openpyxl
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
+from collection_support import (
+    ARRONDISSEMENTS,
+    BAD,
+    HEADER,
+    MINI,
+    TERR,
+    FakeTerritories,
+    write_csv,
+)
 from hypothesis import strategies as st
 
 from plancadre_eval import cli, collection
@@ -24,40 +33,12 @@ from plancadre_eval.collection import (
     OBSERVATION_COLUMNS,
     CollectionError,
     Problem,
-    check_paths,
     load_collection,
     parse_date,
     parse_number,
     read_collection,
-    template_rows,
-    write_template,
 )
 from plancadre_eval.referential import load_referential
-
-HERE = Path(__file__).resolve().parent
-MINI = HERE / "fixtures" / "referentiel-mini"
-BAD = HERE / "fixtures" / "collection"
-HEADER = "fiche;indicateur;annee;territoire;valeur;source;commentaire"
-ARRONDISSEMENTS = [f"62{i}" for i in range(1, 8)]
-
-
-class FakeTerritories:
-    """The two methods of ``territories.Territories`` that collection.py uses."""
-
-    LEVELS = {"62": "departement", **{a: "arrondissement" for a in ARRONDISSEMENTS},
-              "200033579": "epci", "62041": "commune"}
-
-    def valid_codes(self, referential):
-        return set(self.LEVELS) | {s.code for s in referential.structures}
-
-    def level_of(self, code, referential):
-        for s in referential.structures:
-            if s.code == code:
-                return "compagnie_gendarmerie" if s.type == "compagnie_gendarmerie" else "structure"
-        return self.LEVELS.get(code)
-
-
-TERR = FakeTerritories()
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +46,8 @@ def ref():
     return load_referential(MINI)
 
 
-def write_csv(folder: Path, rows: list[str], name: str = "f.csv", header: str = HEADER) -> Path:
-    path = folder / name
-    path.write_text("\n".join([header] + rows) + "\n", encoding="utf-8")
-    return path
-
-
 def lines(paths, ref) -> list[str]:
-    return [str(p) for p in check_paths(paths, ref, TERR)]
+    return [str(p) for p in read_collection(paths, ref, TERR)[1]]
 
 
 def one_line(tmp_path, ref, *rows: str) -> str:
@@ -365,11 +340,18 @@ def test_territory_at_another_level(tmp_path, ref):
         "au niveau du département ('62').")
 
 
-def test_departement_total_and_any_structure_are_accepted(tmp_path, ref):
-    path = write_csv(tmp_path, ["2.5;2.5.1;2021;62;5", "2.1;2.1.1;2021;CGD-ARRAS;30",
-                                "2.1;2.1.1;2021;tj-arras;40"])
+def test_departement_total_and_a_structure_are_accepted(tmp_path, ref):
+    path = write_csv(tmp_path, ["2.5;2.5.1;2021;62;5", "2.1;2.1.1;2021;tj-arras;40"])
     obs = load_collection(path, ref, TERR).observations
-    assert obs["territoire"].tolist() == ["62", "CGD-ARRAS", "TJ-ARRAS"]
+    assert obs["territoire"].tolist() == ["62", "TJ-ARRAS"]
+
+
+def test_a_gendarmerie_company_is_not_a_structure(tmp_path, ref):
+    # the referential gives companies their own level (territories.Level)
+    assert one_line(tmp_path, ref, "2.1;2.1.1;2021;CGD-ARRAS;30") == (
+        "F:2: colonne 'territoire': 'CGD-ARRAS' est une compagnie de gendarmerie ; l'indicateur "
+        "'2.1.1' se collecte par structure (hors compagnies de gendarmerie) ou pour le total "
+        "départemental ('62').")
 
 
 def test_empty_territory(tmp_path, ref):
@@ -478,13 +460,6 @@ def test_every_problem_of_a_file_in_one_pass_and_input_untouched(ref):
     assert isinstance(err.value, ValueError)
 
 
-def test_xlsx_input_is_not_modified(tmp_path, ref):
-    out = write_template(ref, TERR, 2021, tmp_path / "g.xlsx", "Gendarmerie")
-    before = sha256(out)
-    read_collection(out, ref, TERR)
-    assert sha256(out) == before
-
-
 def test_problem_line_format():
     assert str(Problem("a.csv", 4, "valeur", "x.")) == "a.csv:4: colonne 'valeur': x."
     assert str(Problem("a.csv", 4, None, "x.")) == "a.csv:4: x."
@@ -547,102 +522,6 @@ def test_parse_date():
     assert parse_date("31/02/2021") is None and parse_date("mars 2021") is None
 
 
-# --- template ----------------------------------------------------------------------------------------
-
-def test_template_rows_for_one_pilot(ref):
-    rows = template_rows(ref, TERR, 2021, "ddcs")           # case-insensitive
-    ids = rows["indicateur"].tolist()
-    # 1.4.1 (62) + 3 ids of 1.4.2 x 7 arrondissements + 1.4.J1 + 2.5.1 x 7 + 2.5.J1 = 31 rows;
-    # not the taux 1.4.3, not the public 2.5.2, not 2.5.3 (its milestone 2.5.J1 has a row)
-    assert len(rows) == 1 + 21 + 1 + 7 + 1
-    assert ids.count("1.4.2.numerateur") == ids.count("1.4.2.denominateur") == 7
-    assert {"1.4.3", "2.5.2", "2.5.3"}.isdisjoint(ids)
-    assert rows.loc[rows["indicateur"] == "2.5.1", "territoire"].tolist() == ARRONDISSEMENTS
-    assert rows.loc[rows["indicateur"] == "1.4.J1", "territoire"].tolist() == ["62"]
-    assert set(rows["annee"]) == {2021} and set(rows["valeur"]) == {""}
-    assert rows.loc[rows["indicateur"] == "1.4.2.numerateur", "libelle"].iloc[0] == \
-        "Participants satisfaits"
-
-
-def test_template_territories_by_level(ref):
-    rows = template_rows(ref, TERR, 2020)
-    terr = rows.groupby("indicateur", sort=False)["territoire"].apply(list).to_dict()
-    assert terr["2.10.1"] == ["CGD-ARRAS", "CGD-CALAIS"]
-    assert terr["2.1.1"] == terr["2.1.1.personnes"] == ["CGD-ARRAS", "CGD-CALAIS", "TJ-ARRAS"]
-    assert terr["2.1.2"] == ["62"]
-    assert terr["2.1.4"] == ["62041"]
-
-
-def test_template_refuses_an_unknown_pilot_and_year(ref):
-    with pytest.raises(ValueError, match=r"^Service pilote 'DDSC' inconnu ; services pilotes du "
-                       r"référentiel : DDCS, Gendarmerie, Parquets\. Vouliez-vous dire 'DDCS' \?$"):
-        template_rows(ref, TERR, 2021, "DDSC")
-    with pytest.raises(ValueError, match=r"^Année 2030 hors du plan ; attendu une année entre "
-                       r"2018 et 2022\.$"):
-        template_rows(ref, TERR, 2030)
-
-
-def _fill(path: Path, ref) -> int:
-    """Fill every row of a template with a valid value; returns the number of rows filled."""
-    wb = openpyxl.load_workbook(path)
-    ws = wb["Collecte"]
-    head = [c.value for c in ws[1]]
-    ind_col, val_col = head.index("indicateur"), head.index("valeur")
-    types = {i.id: i.type for i in ref.indicators()}
-    n = 0
-    for row in ws.iter_rows(min_row=2):
-        ident = row[ind_col].value
-        if ident.endswith(".numerateur"):
-            value = 3
-        elif ident.endswith((".denominateur", ".personnes")):
-            value = 10
-        elif ".J" in ident or types[ident] == "jalon":
-            value = "oui"
-        elif types[ident] == "date":
-            value = "15/06/2021"
-        elif types[ident] == "qualitatif":
-            value = "Bilan : le dispositif fonctionne."
-        elif types[ident] == "pourcentage":
-            value = "30 %"
-        else:
-            value = 12.5
-        row[val_col].value = value
-        n += 1
-    wb.save(path)
-    return n
-
-
-def test_filled_template_passes_check(tmp_path, ref):
-    path = write_template(ref, TERR, 2021, tmp_path / "modele.xlsx")
-    assert load_collection(path, ref, TERR).observations.empty   # unfilled: nothing reported
-    n = _fill(path, ref)
-    obs = load_collection(path, ref, TERR).observations
-    assert len(obs) == n == len(template_rows(ref, TERR, 2021))
-    assert obs["ligne"].tolist() == list(range(2, n + 2))
-
-
-def test_template_workbook_layout(tmp_path, ref):
-    path = write_template(ref, TERR, 2021, tmp_path / "modele.xlsx", "DDCS")
-    wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames[:2] == ["Collecte", "Mode d'emploi"]
-    ws = wb["Collecte"]
-    head = [c.value for c in ws[1]]
-    assert head[:2] == ["fiche", "indicateur"] and "libelle" in head and "valeur" in head
-    assert all(isinstance(c.value, str) for c in ws["A"][1:])          # ids stay text
-    validations = {dv.formula1: dv for dv in ws.data_validations.dataValidation}
-    assert str(validations['"oui,non"'].sqref) == "H24 H32"               # the two milestones
-    lists = wb["Listes"]
-    assert lists.sheet_state == "hidden"
-    column = {lists.cell(1, j).value: j for j in range(1, lists.max_column + 1)}
-    arr = column["arrondissement"]
-    letter = openpyxl.utils.get_column_letter(arr)
-    assert [lists.cell(r, arr).value for r in range(2, 10)] == ["62"] + ARRONDISSEMENTS
-    dv = validations[f"=Listes!${letter}$2:${letter}$9"]
-    assert str(dv.sqref) == "F3:F23 F25:F31" and dv.showErrorMessage
-    help_text = "\n".join(str(r[0].value) for r in wb["Mode d'emploi"].iter_rows() if r[0].value)
-    assert "valeur laissée vide" in help_text and "numérateur" in help_text
-
-
 # --- command line --------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -668,34 +547,6 @@ def test_cli_check_problems(capsys, fake_territories):
                             "plancadre-eval check.\n")
 
 
-def test_cli_template_then_check(tmp_path, capsys, fake_territories):
-    out = tmp_path / "sous" / "gendarmerie-2021.xlsx"
-    assert cli.main(["template", "--year", "2021", "--pilote", "gendarmerie", "--out", str(out),
-                     "--referentiel", str(MINI)]) == 0
-    assert capsys.readouterr().out == (
-        f"Gabarit écrit : {out} (4 lignes à renseigner, 1 fiche : 2.10).\n")
-    assert cli.main(["check", str(out), "--referentiel", str(MINI)]) == 0
-    assert capsys.readouterr().out == "OK : 1 fichier, 0 observation.\n"
-
-
-def test_cli_template_unknown_pilot_exits_2(tmp_path, capsys, fake_territories):
-    out = tmp_path / "x.xlsx"
-    assert cli.main(["template", "--year", "2021", "--pilote", "Mairie", "--out", str(out),
-                     "--referentiel", str(MINI)]) == 2
-    assert capsys.readouterr().err == ("Service pilote 'Mairie' inconnu ; services pilotes du "
-                                       "référentiel : DDCS, Gendarmerie, Parquets.\n")
-    assert not out.exists()
-
-
-def test_cli_template_needs_an_xlsx_and_a_year(tmp_path, capsys, fake_territories):
-    assert cli.main(["template", "--year", "2021", "--out", str(tmp_path / "x.csv"),
-                     "--referentiel", str(MINI)]) == 2
-    assert "doit se terminer par .xlsx" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(["template", "--out", str(tmp_path / "x.xlsx")])
-    assert exit_.value.code == 2
-
-
 # --- performance -----------------------------------------------------------------------------------------
 
 class ManyCommunes(FakeTerritories):
@@ -717,7 +568,7 @@ def test_a_folder_of_a_few_thousand_rows_is_checked_well_under_a_second(tmp_path
 def test_thousands_of_bad_rows_are_reported_quickly(tmp_path, ref):
     write_csv(tmp_path, [f"2.1;2.1.4;2021;6200{i % 10};{i}" for i in range(3000)])
     start = time.perf_counter()
-    problems = check_paths(tmp_path, ref, ManyCommunes())
+    problems = read_collection(tmp_path, ref, ManyCommunes())[1]
     elapsed = time.perf_counter() - start
     # 62000 is unknown (300 rows); 62001..62009 are valid: 9 keys, 2691 duplicates
     assert len(problems) == 300 + 2691

@@ -12,11 +12,11 @@ import hashlib
 import re
 import textwrap
 from html import unescape
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from html_support import Html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,43 +218,6 @@ def data(referential, data_dir):
     return fiche_page.fiche_data(make_context(referential, data_dir), "1.1")
 
 
-class Page(HTMLParser):
-    """Headings, tables (caption, header cells), images and text of an HTML fragment."""
-
-    def __init__(self, html: str):
-        super().__init__()
-        self.headings, self.tables, self.imgs, self.links, self.text = [], [], [], [], []
-        self._stack = []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self._stack.append(tag)
-        if re.fullmatch(r"h[1-6]", tag):
-            self.headings.append(int(tag[1]))
-        elif tag == "table":
-            self.tables.append({"caption": "", "th": []})
-        elif tag == "th":
-            self.tables[-1]["th"].append(attrs.get("scope"))
-        elif tag == "img":
-            self.imgs.append(attrs)
-        elif tag == "a":
-            self.links.append(attrs.get("href"))
-
-    def handle_endtag(self, tag):
-        if self._stack and self._stack[-1] == tag:
-            self._stack.pop()
-
-    def handle_data(self, d):
-        self.text.append(d)
-        if self._stack and self._stack[-1] == "caption":
-            self.tables[-1]["caption"] += d
-
-    @property
-    def body(self) -> str:
-        return " ".join(" ".join(self.text).split())
-
-
 FICHE_SECTIONS = (fiche_page.fiche_header, fiche_page.status_section, fiche_page.indicators_section,
                   fiche_page.charts_section, fiche_page.territories_section,
                   fiche_page.targets_section, fiche_page.milestones_section, fiche_page.public_section,
@@ -312,7 +275,7 @@ def test_a_public_series_without_value_for_the_year_is_a_dash_and_says_where_it_
     assert "Source d&#x27;essai" not in html and "Source d'essai : index 7 et 8." in html
     assert "La série approche le libellé du plan." in html
     assert "La série publiée s'arrête en 2020 : pas de valeur pour 2021." in html
-    t = Page(html).tables[0]
+    t = Html(html).tables[0]
     assert t["caption"] == "1.1.6 : faits publiés, 2018-2020"
 
 
@@ -322,9 +285,9 @@ def test_secret_values_never_reach_the_page(data, page):
     assert list(parts["nom"]) == ["Arras", "Béthune", "Boulogne-sur-Mer"]
     assert list(parts["diffusion"]) == ["secret", "secret", "public"]
     assert parts["valeur"].isna().tolist() == [True, True, False]
-    text = Page(page).body
+    text = Html(page).text
     assert "Arras : secret ; Béthune : secret ; Boulogne-sur-Mer : 30" in " ".join(
-        i["alt"] for i in Page(page).imgs)
+        i["alt"] for i in Html(page).imgs)
     assert "Arras : 12" not in text and "Béthune : 3" not in text
 
 
@@ -356,7 +319,7 @@ def test_status_section_shows_the_badge_the_reasons_and_the_rule(data):
 def test_header_has_one_h1_the_identity_and_the_demo_notice_only_for_demo_data(referential, data_dir,
                                                                               tmp_path):
     head = fiche_page.fiche_header(fiche_page.fiche_data(make_context(referential, data_dir), "1.1"))
-    assert Page(head).headings == [1]
+    assert Html(head).headings == [1]
     assert "<h1>Fiche 1.1 — Accueil des victimes &lt;essai&gt; &amp; suivi</h1>" in head
     assert "Données de démonstration" not in head
     for label in ("Axe", "Objectif", "Pilote", "Partenaires", "Territoire", "Fréquence d'évaluation"):
@@ -372,7 +335,7 @@ def test_header_has_one_h1_the_identity_and_the_demo_notice_only_for_demo_data(r
 
 
 def test_the_page_has_ordered_headings_accessible_tables_and_alt_texts(page, data):
-    p = Page(page)
+    p = Html(page)
     assert p.headings[0] == 1 and p.headings.count(1) == 1
     assert all(b <= a + 1 for a, b in zip(p.headings, p.headings[1:]))
     assert p.tables and all(t["caption"].strip() for t in p.tables)
@@ -385,7 +348,7 @@ def test_the_page_has_ordered_headings_accessible_tables_and_alt_texts(page, dat
 
 def test_chart_alt_text_summarises_the_series_and_the_target(data):
     html = fiche_page.indicator_figure(data, data.fiche.indicateurs[0])
-    alt = Page(html).imgs[0]["alt"]
+    alt = Html(html).imgs[0]["alt"]
     assert alt == ("Nombre de personnes accueillies (personnes), Pas-de-Calais, de 2018 à 2021 : "
                    "pas de valeur en 2018, pas de valeur en 2019, 60 en 2020, 45 en 2021 ; "
                    "cible 90 au 31 décembre 2022.")
@@ -399,7 +362,7 @@ def test_targets_and_milestones_sections(data):
     assert t.loc[0, "Progression attendue"] == f"75{NBSP}%"
     ms = fiche_page.milestones_section(data)
     assert "15 septembre 2020" in ms and "réalisé en retard" in ms
-    assert Page(ms).imgs[0]["alt"].startswith("Frise des 1 jalons de la fiche 1.1 au 31 décembre 2021 : "
+    assert Html(ms).imgs[0]["alt"].startswith("Frise des 1 jalons de la fiche 1.1 au 31 décembre 2021 : "
                                               "1.1.J1 : échéance 30 juin 2020, réalisé le 15 septembre 2020")
 
 
@@ -446,10 +409,10 @@ def synthesis(referential, data_dir):
 def test_synthesis_links_only_the_fiches_due_this_year(synthesis):
     assert synthesis.due == ["1.1"]  # 2.1 is triennale: 2019 and 2022
     grid = synthesis_page.fiche_grid_section(synthesis)
-    assert Page(grid).links == ["fiche-1.1.html", "fiche-1.1.html"]
+    assert Html(grid).links == ["fiche-1.1.html", "fiche-1.1.html"]
     assert "pas d&#x27;évaluation" not in grid
     assert "pas d'évaluation prévue en 2021 (tous les trois ans)" in grid
-    assert Page(grid).headings == [3, 3]
+    assert Html(grid).headings == [3, 3]
 
 
 def test_synthesis_plan_overview_counts_statuses(synthesis):
@@ -459,7 +422,7 @@ def test_synthesis_plan_overview_counts_statuses(synthesis):
     total = table.loc["Ensemble du plan"]
     assert total["Fiches"] == "2" and total["En retard"] == "1"
     html = synthesis_page.plan_overview_section(synthesis)
-    assert Page(html).imgs[0]["alt"].startswith("Statut des fiches par axe en 2021 : Axe 1 : 1 en retard")
+    assert Html(html).imgs[0]["alt"].startswith("Statut des fiches par axe en 2021 : Axe 1 : 1 en retard")
 
 
 def test_synthesis_lists_late_targets_and_milestone_counts(synthesis):
@@ -653,7 +616,7 @@ def test_the_indicator_table_says_which_indicator_was_added_and_what_a_series_me
     # the baseline the plan does not date, and the floor read as exact, are said with the reference
     assert t.loc["3.1.2", "Référence"] == "5 (2019, date non précisée dans le plan)"
     assert t.loc["3.1.1", "Référence"].startswith("450 (2019, plancher du plan")
-    body = Page(fiche_page.indicators_section(origin_data)).body
+    body = Html(fiche_page.indicators_section(origin_data)).text
     assert "indicateur ajouté pour l'évaluation" in body and "mesuré par :" in body
 
 
@@ -662,13 +625,13 @@ def test_targets_and_milestones_say_when_they_are_deduced(origin_data):
     cell = str(t.loc[0, "Cible"])
     assert "cible déduite du plan" in cell and "fourchette du plan ramenée à une valeur" in cell
     assert t.loc[0, "Référence"] == "5 (2019, date non précisée dans le plan)"
-    body = Page(fiche_page.milestones_section(origin_data)).body
+    body = Html(fiche_page.milestones_section(origin_data)).text
     assert body.count("jalon déduit du plan") == 1
     assert "Fin de l'expérimentation jalon déduit du plan" in body
 
 
 def test_half_yearly_schedule_is_explained(origin_data):
-    body = Page(fiche_page.fiche_header(origin_data)).body
+    body = Html(fiche_page.fiche_header(origin_data)).text
     assert "valeurs semestrielles ne sont pas collectées" in body
 
 
@@ -710,10 +673,10 @@ def test_diagnostic_compares_with_region_and_france_and_ranks(referential, data_
     r = diagnostic_page.region_overview(dd, "Violences physiques intrafamiliales").set_index("Année")
     assert r.loc["2022"].tolist() == ["5,25", "12"]
     html = diagnostic_page.diagnostic_comparison_section(dd)
-    page = Page(html)
+    page = Html(html)
     assert len(page.imgs) == 1 and "Nord 5,25, Pas-de-Calais 12" in page.imgs[0]["alt"]
     assert "Hauts-de-France 6,6" in page.imgs[0]["alt"]  # 33 / 5 000 × 1 000 in 2022
-    assert "jamais une moyenne des taux" in page.body
+    assert "jamais une moyenne des taux" in page.text
 
 
 def test_diagnostic_shows_the_plan_s_figures_and_the_population_vintage(referential, data_dir):
@@ -722,7 +685,7 @@ def test_diagnostic_shows_the_plan_s_figures_and_the_population_vintage(referent
     ctx = make_context(referential, data_dir, year=2022)
     ctx = dataclasses.replace(ctx, referential=ref)
     dd = _diagnostic(ctx)
-    body = Page(diagnostic_page.diagnostic_plan_figures_section(dd)).body
+    body = Html(diagnostic_page.diagnostic_plan_figures_section(dd)).text
     assert "plus de 8 400 faits" in body and "3 369 victimes" in body and "plan cadre" in body
     assert "Aucun jeu de données public ne les reproduit" in body
     note = unescape(diagnostic_page.population_vintage_note(dd))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import html
 import os
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from html_support import Html
 
 from plancadre_eval import schedule
 from plancadre_eval.statuses import FicheStatus
@@ -25,41 +25,6 @@ YEAR = 2021
 FICHE_NOTEBOOK = ROOT / "notebooks" / "evaluation_fiche.ipynb"
 
 pytestmark = pytest.mark.slow
-
-
-class Page(HTMLParser):
-    def __init__(self, text: str):
-        super().__init__()
-        self.headings, self.imgs, self.links, self.badges, self.words = [], [], [], [], []
-        self.external = []
-        self._badge = False
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if re.fullmatch(r"h[1-6]", tag):
-            self.headings.append(int(tag[1]))
-        if tag == "img":
-            self.imgs.append(a)
-        if tag == "a":
-            self.links.append(a.get("href") or "")
-        for key in ("src", "href"):
-            value = (a.get(key) or "").strip().lower()
-            if value.startswith(("http:", "https:", "//")) and tag != "a":
-                self.external.append(f"<{tag} {key}={value}>")
-        if tag == "link" or (tag == "script" and "src" in a):
-            self.external.append(f"<{tag}>")
-        self._badge = tag == "span" and "statut-grand" in (a.get("class") or "")
-
-    def handle_data(self, data):
-        self.words.append(data)
-        if self._badge:
-            self.badges.append(data.strip())
-            self._badge = False
-
-    @property
-    def text(self) -> str:
-        return " ".join(" ".join(self.words).split())
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +65,7 @@ def test_every_fiche_page_shows_its_title_indicators_and_status(outputs, referen
     for fiche_id in schedule.due_fiches(referential, YEAR):
         fiche = referential.fiche(fiche_id)
         raw = _page(outputs, f"fiche-{fiche_id}.html")
-        page = Page(raw)
+        page = Html(raw)
         name = f"fiche-{fiche_id}.html"
         if '<html lang="fr">' not in raw:
             problems.append(f"{name} : lang=\"fr\" absent")
@@ -132,7 +97,7 @@ def test_every_fiche_page_shows_its_title_indicators_and_status(outputs, referen
 
 def test_the_synthesis_links_every_fiche_page_of_the_year(outputs, referential):
     raw = _page(outputs, "synthese.html")
-    page = Page(raw)
+    page = Html(raw)
     due = schedule.due_fiches(referential, YEAR)
     assert {f"fiche-{f}.html" for f in due} <= set(page.links)
     assert not {f"fiche-{f.id}.html" for f in referential.fiches if f.id not in due} & set(page.links)

@@ -40,8 +40,10 @@ def test_year_outside_the_plan_lists_the_plan_years(ref):
 
 def test_threshold_must_be_a_positive_integer():
     assert check_threshold("5") == 5
-    with pytest.raises(ParameterError):
+    with pytest.raises(ParameterError, match="^secret_threshold : .* au moins égal à 1, pas 0"):
         check_threshold(0)
+    with pytest.raises(ParameterError, match="^secret_threshold : .*pas 2.5"):
+        check_threshold(2.5)                # int() would have truncated it to 2
 
 
 def test_validate_resolves_relative_paths_from_the_project_root(ref, tmp_path, monkeypatch):

@@ -359,3 +359,35 @@ def test_a_second_plan_edition_loads_from_another_folder(tmp_path):
     ref2 = load_referential(ref_dir)
     assert len(ref2.fiches) == 37 and ref2.fiche_ids[-1] == "4.11"
     assert ref2.plan.years == [2019, 2020, 2021, 2022, 2023]
+
+
+def _edit_plan(folder: Path, fn) -> None:
+    path = folder / "plan.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    fn(doc["plan"])
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_missing_or_unreadable_plan_years_are_listed_in_french(tmp_path):
+    ref_dir = _copy(tmp_path)
+    _edit_plan(ref_dir, lambda p: (p.pop("annee_debut"), p.update(annee_fin="vingt")))
+    assert _problems(ref_dir) == [
+        "plan.yaml : plan : champ 'annee_debut' : année obligatoire et absente (ex. 2019).",
+        "plan.yaml : plan : champ 'annee_fin' : attendu une année (ex. 2019), trouvé 'vingt'.",
+    ]
+
+
+def test_vocabularies_compare_equal_to_the_yaml_strings(ref):
+    from plancadre_eval.referential import LEVELS, IndicatorType
+
+    assert IndicatorType.A_DETERMINER == "a_determiner" and "compagnie_gendarmerie" in LEVELS
+    assert {i.type for i in ref.indicators()} <= set(IndicatorType)
+
+
+def test_coerce_year_is_the_one_year_reading():
+    from plancadre_eval.referential import coerce_year
+
+    assert [coerce_year(v) for v in (2021, 2021.0, "2021", " 2021.0")] == [2021] * 4
+    for bad in (True, 2021.5, "deux mille", None):
+        with pytest.raises(ValueError):
+            coerce_year(bad)

@@ -219,13 +219,46 @@ def test_valid_codes(terr, ref):
     assert terr.valid_codes() == codes - {"CGD-ARRAS", "TJ-BETHUNE", "ASSO-X"}
 
 
-def test_module_level_shortcuts_use_the_shipped_files(ref):
+def test_level_of_uses_the_shipped_files(ref):
     assert territories.level_of("627", ref) == "arrondissement"
-    assert territories.name_of("62", ref) == "Pas-de-Calais"
-    assert territories.arrondissement_of("62498", ref) == "627"
-    assert "62498" in territories.valid_codes(ref)
-    assert set(territories.boundaries()) == set(ARRONDISSEMENTS)
+    assert territories.level_of("CGD-ARRAS", ref) == "compagnie_gendarmerie"
 
+
+
+# --- levels and expected codes ----------------------------------------------------------------
+
+def test_levels_are_the_french_strings_of_the_referential():
+    assert territories.Level.COMPAGNIE_GENDARMERIE == "compagnie_gendarmerie"
+    assert f"{territories.Level.EPCI}" == "epci"
+    assert territories.LEVEL_ORDER[-1] == "autre" and territories.LEVEL_ORDER[0] == "departement"
+
+
+def test_expected_codes_per_level(terr, ref):
+    # 3 structures: CGD-ARRAS (gendarmerie company), TJ-BETHUNE (tribunal), ASSO-X (other)
+    assert territories.expected_codes("departement", ref) == ["62"]
+    assert territories.expected_codes("structure", ref) == ["TJ-BETHUNE", "ASSO-X"]
+    assert territories.expected_codes("compagnie_gendarmerie", ref) == ["CGD-ARRAS"]
+    assert territories.expected_codes("arrondissement", ref, terr) == sorted(ARRONDISSEMENTS)
+    epcis = territories.expected_codes("epci", ref, terr)
+    assert len(epcis) == 20 and LENS_LIEVIN in epcis
+    assert len(territories.expected_codes("commune", ref, terr)) == 890
+
+
+def test_expected_codes_refuses_an_unknown_level_or_missing_territories(ref):
+    with pytest.raises(ValueError, match="Niveau territorial inconnu : 'region'"):
+        territories.expected_codes("region", ref)
+    with pytest.raises(ValueError, match="passez territories=load_territories"):
+        territories.expected_codes("commune", ref)
+
+
+def test_indicator_codes_prefers_the_indicator_list(terr, ref):
+    from plancadre_eval.referential import Indicator
+    listed = Indicator(id="9.1.1", fiche="9.1", libelle="x", type="comptage", unite="u",
+                       niveau="epci", territoires=(LENS_LIEVIN,))
+    assert territories.indicator_codes(listed, ref, terr) == [LENS_LIEVIN]
+    company = Indicator(id="9.1.2", fiche="9.1", libelle="x", type="comptage", unite="u",
+                        niveau="compagnie_gendarmerie")
+    assert territories.indicator_codes(company, ref) == ["CGD-ARRAS"]
 
 # --- boundaries -------------------------------------------------------------------------------
 

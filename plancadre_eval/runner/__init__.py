@@ -1,0 +1,408 @@
+"""``plancadre-eval run``: one command renders a year's evaluations (or every year's).
+
+For a year ``Y`` the runner produces, in ``outputs/<Y>/``:
+
+- ``fiche-<id>.html`` for each fiche due in ``Y`` (:func:`plancadre_eval.schedule.due_fiches`;
+  ``--fiche`` picks some), from ``notebooks/evaluation_fiche.ipynb``;
+- ``synthese.html`` (``notebooks/synthese_annuelle.ipynb``) and, when fiche 4.5 is due,
+  ``diagnostic.html`` (``notebooks/diagnostic_departemental.ipynb``);
+- the executed notebooks beside them (``fiche-<id>.ipynb``; a failed execution goes to
+  ``fiche-<id>.echec.ipynb`` and never over the last good one), for audit;
+- ``indicateurs.csv`` / ``.xlsx`` (:func:`plancadre_eval.export.write_indicator_table`);
+- ``index.html`` (fiches grouped by axe with their status, data files with SHA-256, public data
+  editions; no run date) and ``manifest.json`` (run date, per page: status, cache decision and its
+  reason, error of the failing cell, input hashes);
+
+and ``outputs/index.html`` links the years present.
+
+How it works (in this order, so that bad input never starts a kernel):
+
+1. parameters (``params/<Y>.yaml``, ``--params``, ``--data``, ``--referentiel``) and the referential
+   are validated, then the collection files (:func:`plancadre_eval.collection.load_collection`, the
+   same messages as ``check``; skipped when no input file changed since the last successful
+   validation, see ``validation`` in ``manifest.json``). Usage errors exit 2, bad input exits 1.
+2. Each page gets its inputs' hashes: the notebook, its parameters, the data files it reads (the
+   collection files holding rows of the fiche, plus the public data files for fiches with public
+   indicators and the diagnostic, plus the territory files; the synthesis reads everything), the
+   referential and the library (SHA-256 of ``plancadre_eval/**/*.py`` and ``templates/**``). A page
+   whose inputs did not change since its last successful render is reused; otherwise the summary
+   says why it is re-rendered.
+3. Pages are executed with papermill (python API) and rendered with nbconvert
+   (:func:`plancadre_eval.rendering.render_html`) by a :mod:`concurrent.futures` executor: a
+   thread pool (``--jobs``, default the number of cores) or a Dask cluster (``--scheduler``). Each
+   worker thread keeps a warm kernel ("python3", started in the project root with the heavy modules
+   imported once) and resets it (``%reset -f``, matplotlib/pandas/warnings/cwd/environment restored,
+   execution counter back to 1) before each notebook: kernel start-up and imports are paid once per
+   worker, not once per page (the library stays loaded, so its caches — the validated collection,
+   territories, public series — serve every page of the run). A kernel that died or timed out is
+   replaced.
+4. Results are written as they arrive, each through a temporary file and :func:`os.replace`; one
+   failing notebook never stops the others; the exit code is 1 if anything failed, else 0.
+
+The heavy modules (papermill, nbconvert, pandas, dask) are imported only when something has to be
+rendered: a run where nothing changed takes well under two seconds.
+
+The package: :mod:`.constants` (vocabulary), :mod:`.kernel_setup` (run inside each pooled kernel),
+:mod:`.kernels` (the pool), :mod:`.page` (one page), :mod:`.planning` (pages, inputs, cache
+reasons), :mod:`.report` (indicators table, manifest, indexes, summary); this module runs the years
+(:func:`run_years`) and the command (:func:`command_run`). Hashing and paths come from
+:mod:`plancadre_eval.provenance`, params files from :mod:`plancadre_eval.parameters`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .. import paths
+from ..parameters import InputError, UsageError, load_params_file, resolve_params
+from ..provenance import display_path, library_hash
+from .constants import (
+    DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_WARM_MODULES, NOTEBOOK_FILES, STATUS_FAILED,
+    STATUS_OK,
+)
+from .kernels import shutdown_kernels
+from .page import PageResult, PageTask, execute_page
+from .planning import Validator, YearPlan, notebook_parameters, plan_year
+from .report import (
+    PageRecord, finalize_year, format_summary, indicators_step, write_page, write_top_index,
+)
+
+__all__ = [
+    "InputError", "PageRecord", "PageResult", "PageTask", "RunHooks", "RunResult", "UsageError",
+    "YearPlan", "command_run", "default_notebooks", "execute_page", "format_summary",
+    "plan_year", "prepare_requests", "run_years", "shutdown_kernels",
+]
+
+
+# --- running -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunHooks:
+    """Replacements for parts of a run (tests): ``executor`` replaces the thread pool or the Dask
+    cluster; ``lib_hash`` :func:`~plancadre_eval.provenance.library_hash`; ``validator(data_dir,
+    referential) -> {file: [fiche ids]}`` :func:`~.planning.validate_collection`;
+    ``indicators_writer(plan, folder) -> (files, {fiche: statut})`` :func:`~.report.write_indicators`;
+    ``sources() -> [edition
+    dicts]`` :func:`~.planning.public_sources`; ``page_function(task) -> PageResult``
+    :func:`~.page.execute_page`.
+    ``None`` keeps the real one."""
+
+    executor: cf.Executor | None = None
+    lib_hash: str | None = None
+    validator: Validator | None = None
+    indicators_writer: Callable[[YearPlan, Path], tuple[list[Path], dict[str, str]]] | None = None
+    sources: Callable[[], list[dict[str, str]]] | None = None
+    page_function: Callable[[PageTask], PageResult] | None = None
+
+
+@dataclass
+class RunResult:
+    """Outcome of a run: one record per page considered, the exit code (0 ok, 1 failure)."""
+
+    records: list[PageRecord]
+    out_dir: Path
+    years: list[int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[PageRecord]:
+        return [r for r in self.records if r.status == STATUS_FAILED]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def default_notebooks(root: Path | None = None) -> dict[str, Path]:
+    """The notebooks of each kind of page: ``notebooks/`` of the project, or the folder named by
+    the environment variable ``PLANCADRE_NOTEBOOKS`` (e.g. to measure other notebooks)."""
+    env = os.environ.get("PLANCADRE_NOTEBOOKS")
+    base = Path(env).resolve() if env else ((root / "notebooks") if root else paths.notebooks_dir())
+    return {kind: base / name for kind, name in NOTEBOOK_FILES.items()}
+
+
+def _progress(total: int, quiet: bool):
+    if quiet or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, file=sys.stderr, unit="page", dynamic_ncols=True, leave=True,
+                desc="rendu", bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+
+def _make_executor(jobs: int, scheduler: str | None):
+    """(executor, dask client or None)."""
+    if scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:  # pragma: no cover - dask is a dependency
+            raise UsageError("--scheduler demande dask.distributed, absent de l'environnement.") from None
+        try:
+            client = Client(scheduler, timeout="20s")
+        except Exception as exc:
+            raise UsageError(f"Ordonnanceur Dask injoignable à {scheduler} : "
+                             f"{' '.join(str(exc).split())[:300]}") from None
+        return client.get_executor(pure=False), client
+    return cf.ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="plancadre-page"), None
+
+
+def run_years(
+    requests: list[tuple[int, dict[str, Any]]],
+    *,
+    referential,
+    notebooks: dict[str, Path] | None = None,
+    out_dir: str | os.PathLike | None = None,
+    fiches: Iterable[str] | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+    quiet: bool = True,
+    scheduler: str | None = None,
+    root: str | os.PathLike | None = None,
+    reuse_kernels: bool = True,
+    warm_modules: Iterable[str] = DEFAULT_WARM_MODULES,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+    cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
+    params_display: dict[int, str] | None = None,
+    hooks: RunHooks | None = None,
+) -> RunResult:
+    """Render the years of ``requests`` (``(year, parameters)`` pairs, parameters already resolved,
+    see :func:`resolve_params`). Every year is validated and planned before any kernel starts.
+
+    ``notebooks`` maps "fiche", "synthese", "diagnostic" to notebook paths (default: the project's
+    ``notebooks/``); the pages run in a thread pool (``jobs`` threads) or on a Dask cluster
+    (``scheduler`` address); ``hooks`` replaces parts of the run (tests, see :class:`RunHooks`).
+    """
+    hooks = hooks or RunHooks()
+    page_function = hooks.page_function or execute_page
+    executor, lib_hash, validator, sources = hooks.executor, hooks.lib_hash, hooks.validator, hooks.sources
+    indicators_writer = hooks.indicators_writer
+    root = Path(root).resolve() if root else paths.project_root()
+    out = Path(out_dir).resolve() if out_dir else paths.outputs_dir()
+    notebooks = {k: Path(v).resolve() for k, v in (notebooks or default_notebooks(root)).items()}
+    lib_hash = lib_hash or library_hash()
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise UsageError(f"--jobs doit être au moins 1 (reçu {jobs}).")
+    plans = [plan_year(year, params=params, referential=referential, notebooks=notebooks,
+                       out_dir=out, fiches=fiches, force=force, lib_hash=lib_hash,
+                       validator=validator, root=root,
+                       params_display=(params_display or {}).get(year, ""), sources=sources)
+             for year, params in requests]
+    notes = [n for p in plans for n in p.notes]
+    if not quiet:
+        for n in notes:
+            print(n, file=sys.stderr)
+
+    token = uuid.uuid4().hex
+    tasks: list[PageTask] = []
+    for plan in plans:
+        plan.year_dir.mkdir(parents=True, exist_ok=True)
+        for page in plan.pages:
+            if page.to_render:
+                tasks.append(PageTask(
+                    year=plan.year, name=page.name, kind=page.kind, fiche=page.fiche,
+                    notebook=str(page.notebook),
+                    notebook_display=display_path(page.notebook, root, absolute=True),
+                    parameters=page.parameters, title=page.title, root=str(root), run_token=token,
+                    reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
+                    start_timeout=start_timeout, cell_timeout=cell_timeout))
+
+    results: dict[tuple[int, str], PageResult] = {}
+    indicator_outcome: dict[int, dict[str, Any]] = {}
+    own_executor = executor is None
+    client = None
+    bar = _progress(len(tasks), quiet)
+    side = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="plancadre-indicateurs")
+    futures: dict[cf.Future, PageTask] = {}
+    indicator_futures: dict[int, cf.Future] = {}
+    completed = False
+    try:
+        indicator_futures = {plan.year: side.submit(indicators_step, plan, force, indicators_writer)
+                             for plan in plans}
+        if tasks:
+            if own_executor:
+                executor, client = _make_executor(min(jobs, len(tasks)), scheduler)
+            futures = {executor.submit(page_function, t): t for t in tasks}
+            pending = set(futures)
+            counts = {STATUS_OK: 0, STATUS_FAILED: 0}
+            while pending:
+                done, pending = cf.wait(pending, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    task = futures[fut]
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # worker lost, pickling error...
+                        res = PageResult(year=task.year, name=task.name, status=STATUS_FAILED, html=None,
+                                         notebook_json=None, duration=0.0,
+                                         error={"ename": type(exc).__name__,
+                                                "evalue": " ".join(str(exc).split())[:2000],
+                                                "cellule": None, "execution": None})
+                    write_page(out / str(task.year), res)
+                    results[(task.year, task.name)] = res
+                    counts[res.status] += 1
+                    if bar is not None:
+                        bar.update(1)
+                if bar is not None:
+                    running = [futures[f].name for f in pending if f.running()]
+                    bar.set_description_str(("en cours : " + ", ".join(sorted(running)[:3])
+                                             + ("…" if len(running) > 3 else "")) if running else "rendu",
+                                            refresh=False)
+                    bar.set_postfix_str(f"ok={counts[STATUS_OK]} échec={counts[STATUS_FAILED]}")
+        for year, fut in indicator_futures.items():
+            indicator_outcome[year] = fut.result()
+        completed = True
+    finally:
+        if bar is not None:
+            bar.close()
+        if not completed:  # interrupted: start nothing more, stop the kernels at work
+            for fut in list(futures) + list(indicator_futures.values()):
+                fut.cancel()
+            shutdown_kernels()
+        side.shutdown(wait=True, cancel_futures=not completed)
+        if own_executor and executor is not None:
+            try:
+                executor.shutdown(wait=True, cancel_futures=not completed)
+            except TypeError:  # dask's ClientExecutor.shutdown(wait)
+                executor.shutdown(wait=True)
+        if client is not None:
+            try:
+                client.run(shutdown_kernels)
+            except Exception:
+                pass
+            client.close()
+        if own_executor:
+            shutdown_kernels()
+
+    records: list[PageRecord] = []
+    for plan in plans:
+        year_records = finalize_year(plan, results, indicator_outcome.get(plan.year), root)
+        records.extend(year_records)
+    write_top_index(out, referential.plan.titre)
+    return RunResult(records=records, out_dir=out, years=[p.year for p in plans], notes=notes)
+
+
+
+# --- command line ------------------------------------------------------------------------------
+
+def _load_referential(path: str | os.PathLike | None):
+    from ..referential import ReferentialError, load_referential
+
+    try:
+        return load_referential(path)
+    except ReferentialError as exc:
+        raise InputError(str(exc)) from None
+
+
+def prepare_requests(args: argparse.Namespace, *, root: Path | None = None,
+                     notebooks: dict[str, Path] | None = None):
+    """(referential, [(year, params)], {year: params file shown}) from the ``run`` arguments;
+    raises :class:`UsageError` / :class:`InputError`."""
+    root = Path(root).resolve() if root else paths.project_root()
+    notebooks = notebooks or default_notebooks(root)
+    year_arg = str(args.year).strip()
+
+    def params_file(year: int | str) -> Path:
+        if args.params:
+            return Path(args.params).expanduser().resolve()
+        return root / "params" / f"{year}.yaml"
+
+    # Referential: --referentiel, else the one named by the year's params file (or --params), else
+    # the shipped plan.
+    if args.referentiel:
+        ref_path: Path | None = Path(args.referentiel).expanduser().resolve()
+    else:
+        ref_path = None
+        first = params_file(year_arg) if (args.params or year_arg.isdigit()) else None
+        if first is not None and first.is_file():
+            raw = load_params_file(first)
+            if raw.get("referentiel"):
+                ref_path = paths.resolve(str(raw["referentiel"]), root=root)
+    referential = _load_referential(ref_path)
+    plan_years = list(referential.plan.years)
+    valid = ", ".join(map(str, plan_years))
+    if year_arg.lower() in ("all", "toutes"):
+        years = plan_years
+    else:
+        try:
+            years = [int(year_arg)]
+        except ValueError:
+            raise UsageError(f"--year {year_arg!r} : attendu une année du plan ({valid}) ou « all ».") from None
+        if years[0] not in plan_years:
+            raise UsageError(f"L'année {years[0]} est hors du plan ({referential.plan.annee_debut}-"
+                             f"{referential.plan.annee_fin}). Années valides : {valid} ou « all ».")
+    unknown = [f for f in (args.fiche or []) if str(f).strip() not in referential.fiche_ids]
+    if unknown:
+        raise UsageError(f"Fiche(s) inconnue(s) : {', '.join(unknown)}. Fiches du plan : "
+                         f"{', '.join(referential.fiche_ids)}.")
+    declared: set[str] = set()
+    for kind, nb in notebooks.items():
+        if not Path(nb).exists():
+            raise InputError(f"Notebook introuvable : {display_path(nb, root, absolute=True)}.")
+        declared |= set(notebook_parameters(nb))
+    requests, shown = [], {}
+    for year in years:
+        pfile = params_file(year)
+        raw = load_params_file(pfile)
+        if args.params and len(years) > 1:
+            raw.pop("year", None)  # one --params file for every year: its year is each year
+        params = resolve_params(raw, year=year, declared=declared,
+                                source=display_path(pfile, root, absolute=True), data=args.data,
+                                referentiel=args.referentiel, root=root)
+        if params.get("referentiel") and paths.resolve(params["referentiel"], root=root).resolve() != \
+                Path(referential.folder).resolve():
+            raise UsageError(f"{display_path(pfile, root, absolute=True)} : référentiel {params['referentiel']!r} "
+                             f"différent de celui des autres années ; lancez les années séparément.")
+        requests.append((year, params))
+        shown[year] = display_path(pfile, root, absolute=True)
+    return referential, requests, shown
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """``plancadre-eval run``: 0 when every page is rendered, 1 if any failed or the input is
+    invalid, 2 on usage errors. Progress on stderr, summary table on stdout."""
+    t0 = time.perf_counter()
+    import signal
+
+    def _terminate(signum, frame):  # SIGTERM: stop like Ctrl-C (kernels shut down, pages intact)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate) \
+        if threading.current_thread() is threading.main_thread() else None
+    try:
+        referential, requests, shown = prepare_requests(args)
+        result = run_years(requests, referential=referential, out_dir=args.out, fiches=args.fiche,
+                           jobs=args.jobs, force=args.force, quiet=args.quiet,
+                           scheduler=args.scheduler, params_display=shown)
+    except UsageError as exc:
+        print(f"plancadre-eval run : erreur : {exc}", file=sys.stderr)
+        return 2
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        print("Aucune page produite : corrigez ces problèmes puis relancez (plancadre-eval check "
+              "pour les données).", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        shutdown_kernels()
+        print("\nInterrompu : les pages déjà écrites sont complètes, les autres sont inchangées.",
+              file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if not args.quiet:
+        print(format_summary(result.records))
+        print(f"Pages dans {result.out_dir} ({time.perf_counter() - t0:.1f} s).")
+    for r in result.failed:
+        if args.quiet:
+            err = r.error or {}
+            print(f"échec : {r.year}/{r.name} : {err.get('ename')} : {err.get('evalue')}", file=sys.stderr)
+    return result.exit_code
