@@ -8,14 +8,14 @@ runner reads a folder again only when a file changed. The context holds the one
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import demo, indicators
+from .. import demo, indicators, review
 from ..engine import Engine
 from ..referential import Referential
 
@@ -28,7 +28,9 @@ class Context:
     ``observations``: validated collection rows (``collection.load_collection``); ``files``:
     ``(path, sha256)`` of the collection files read; ``public``: ``{serie: table}`` for the public
     indicators of the referential; ``expected``: expected territories per level for completeness.
-    A copy with other inputs (``dataclasses.replace(ctx, observations=...)``) builds its own engine.
+    ``reviews``: the committee's records (:class:`~plancadre_eval.review.Review`) of the years up
+    to ``year``, by year (empty without a record). A copy with other inputs
+    (``dataclasses.replace(ctx, observations=...)``) builds its own engine.
     """
 
     referential: Referential
@@ -41,6 +43,12 @@ class Context:
     public: Mapping[str, pd.DataFrame]
     expected: Mapping[str, tuple[str, ...]]
     demo: bool
+    reviews: Mapping[int, Any] = field(default_factory=dict)
+
+    @property
+    def review(self):
+        """The committee's record of ``year`` (None when the year is not reviewed yet)."""
+        return self.reviews.get(self.year)
 
     @cached_property
     def engine(self) -> Engine:
@@ -119,7 +127,8 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
 
     The collection is validated (a :class:`collection.CollectionError` lists every problem, as
     ``plancadre-eval check`` does); ``with_collection=False`` skips it (the diagnostic page uses
-    public statistics only).
+    public statistics only). The committee's records of ``settings.review_dir`` are read and
+    validated (:class:`~plancadre_eval.review.ReviewError`).
     """
     from .. import territories as territories_module
 
@@ -136,6 +145,7 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
         observations=observations, files=files, public=public_tables(ref),
         expected=expected_territories(terr),
         demo=with_collection and demo.is_demo_data(settings.data_dir),
+        reviews=review.load_reviews(getattr(settings, "review_dir", None), ref, int(settings.year)),
     )
 
 

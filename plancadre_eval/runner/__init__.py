@@ -286,9 +286,30 @@ def run_years(
     for plan in plans:
         year_records = finalize_year(plan, results, indicator_outcome.get(plan.year), root)
         records.extend(year_records)
+        records.extend(dossier_step(plan))
     write_top_index(out, referential.plan.titre)
     return RunResult(records=records, out_dir=out, years=[p.year for p in plans], notes=notes)
 
+
+
+def dossier_step(plan: YearPlan) -> list[PageRecord]:
+    """Rebuild ``dossier.html`` from the year's pages (:mod:`plancadre_eval.dossier`) when the
+    synthesis is there; no kernel, written only when its content changed."""
+    from .. import dossier
+    from .constants import CACHE_RENDERED, CACHE_REUSED
+
+    if not (plan.year_dir / "synthese.html").exists():
+        return []
+    try:
+        _, changed = dossier.write_dossier(plan.year_dir, plan.referential)
+    except (OSError, ValueError) as exc:
+        return [PageRecord(year=plan.year, name="dossier", kind="dossier", fiche=None,
+                           status=STATUS_FAILED, cache=CACHE_RENDERED, reason="dossier",
+                           duration=0.0, error={"ename": type(exc).__name__, "evalue": str(exc),
+                                                "cellule": None, "execution": None})]
+    return [PageRecord(year=plan.year, name="dossier", kind="index", fiche=None, status=STATUS_OK,
+                       cache=CACHE_RENDERED if changed else CACHE_REUSED,
+                       reason="pages modifiées" if changed else "entrées inchangées", duration=0.0)]
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -356,7 +377,8 @@ def prepare_requests(args: argparse.Namespace, *, root: Path | None = None,
             raw.pop("year", None)  # one --params file for every year: its year is each year
         params = resolve_params(raw, year=year, declared=declared,
                                 source=display_path(pfile, root, absolute=True), data=args.data,
-                                referentiel=args.referentiel, root=root)
+                                referentiel=args.referentiel, root=root,
+                                revue=getattr(args, "revue", None))
         if params.get("referentiel") and paths.resolve(params["referentiel"], root=root).resolve() != \
                 Path(referential.folder).resolve():
             raise UsageError(f"{display_path(pfile, root, absolute=True)} : référentiel {params['referentiel']!r} "

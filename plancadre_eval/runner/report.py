@@ -46,20 +46,26 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     """Write ``indicateurs.csv`` / ``.xlsx`` of the year into ``tmp_dir`` and compute the due
     fiches' statuses, from the same inputs as the pages (:func:`plancadre_eval.evaluation.load_context`:
     validated collection, territories, public series, expected territories, secrecy threshold) and
-    the engine of :mod:`plancadre_eval.indicators`, as the synthesis does.
+    the engine of :mod:`plancadre_eval.indicators`, as the synthesis does. Pilots' texts of fiches
+    whose record does not publish them are withheld (:func:`plancadre_eval.review.gate_indicator_table`);
+    the statuses are those retained by the committee when the fiche was examined.
 
     Returns ``(files written, {fiche id: statut})``.
     """
     from .. import evaluation, parameters
     from ..export import write_indicator_table
+    from ..review import gate_indicator_table, retained_statuses
 
     settings = parameters.validate(year=plan.year, referentiel=plan.referential.folder,
                                    data_dir=str(plan.data_dir),
-                                   secret_threshold=plan.params.get("secret_threshold", 5))
+                                   secret_threshold=plan.params.get("secret_threshold", 5),
+                                   revue=str(plan.review_dir) if plan.review_dir else None)
     ctx = evaluation.load_context(settings)
-    table = ctx.engine.table(ctx.year)
+    # pilots' texts only once the committee allowed their publication (comment gate)
+    table = gate_indicator_table(ctx.engine.table(ctx.year), ctx.observations, ctx.reviews,
+                                 ctx.referential)
     written = write_indicator_table(table, tmp_dir)
-    statuses = ctx.engine.statuses(ctx.year, plan.due)
+    statuses = retained_statuses(ctx.engine.statuses(ctx.year, plan.due), ctx.review)
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
     return [Path(p) for p in written.values()], status_map
 
