@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pilote", help="nom court du service pilote (défaut : tous)")
     p.add_argument("--out", required=True, help="fichier .xlsx à écrire")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
+    p.add_argument("--revue", help="dossier des revues du comité (décisions de l'année précédente "
+                                   "à suivre) ; défaut : data/revue")
 
     p = sub.add_parser("demo", help="régénérer les données de démonstration (graine fixe)")
     p.add_argument("--out", help="dossier de sortie ; défaut : data/demo")

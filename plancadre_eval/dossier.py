@@ -48,7 +48,7 @@ DOSSIER_CSS = """
 @page{size:A4;margin:16mm 12mm 18mm 12mm;
   @top-center{content:string(partie);font-size:8pt;color:#4a4a4a}
   @bottom-right{content:"page " counter(page) " / " counter(pages);font-size:8pt}}
-@page:first{@top-center{content:none}}
+@page:first{@top-center{content:none}@bottom-right{content:none}}
 @media print{
   .partie{break-before:page;page-break-before:always;border-top:none;margin-top:0;padding-top:0}
   .sommaire{break-before:page;page-break-before:always}
@@ -56,6 +56,8 @@ DOSSIER_CSS = """
   .couverture{min-height:auto;padding-top:30%}
   h1,h2,h3{break-after:avoid;page-break-after:avoid}
   .empreinte{word-break:break-all}
+  .statut{white-space:normal}
+  table{table-layout:auto;font-size:8.5pt}
 }
 """
 
@@ -208,9 +210,10 @@ def find_chromium() -> Path | None:
     return None
 
 
-#: Footer of each PDF page (Chromium's header and footer templates).
-PDF_FOOTER = ('<div style="font-size:8px;width:100%;text-align:right;margin-right:12mm">'
-              'page <span class="pageNumber"></span> / <span class="totalPages"></span></div>')
+#: Running header of each PDF page (Chromium's header template: the document's title); the page
+#: numbers come from the stylesheet's ``@page`` margin boxes.
+PDF_HEADER = ('<div style="font-size:7px;color:#4a4a4a;width:100%;text-align:center">'
+              '<span class="title"></span></div>')
 
 
 def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike,
@@ -234,8 +237,8 @@ def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike,
             page.goto(Path(html_path).resolve().as_uri(), wait_until="load")
             page.emulate_media(media="print")
             data = page.pdf(format="A4", print_background=True, prefer_css_page_size=True,
-                            display_header_footer=True, header_template="<span></span>",
-                            footer_template=PDF_FOOTER,
+                            display_header_footer=True, header_template=PDF_HEADER,
+                            footer_template="<span></span>",
                             margin={"top": "16mm", "right": "12mm", "bottom": "18mm", "left": "12mm"})
         finally:
             browser.close()

@@ -480,6 +480,16 @@ def add_followup_sheet(path: str | Path, review: Review, fiche_ids: Iterable[str
     return len(rows)
 
 
+def followup_for_template(path: str | Path, referential, year: int, fiche_ids: Iterable[str],
+                          folder: str | Path | None = None) -> int:
+    """Add to the collection template of ``year`` the decisions of the record of ``year - 1``
+    (``folder``, default ``data/revue``) on ``fiche_ids``; the number of decisions added."""
+    from . import paths
+
+    previous = load_reviews(paths.resolve(folder or DEFAULT_DIR), referential, year - 1).get(year - 1)
+    return add_followup_sheet(path, previous, fiche_ids) if previous else 0
+
+
 def read_followups(data_dir: str | Path | None):
     """Follow-ups written by pilots in the "Suivi des décisions" sheet of the collection
     workbooks of ``data_dir``: a table ``fiche, annee_revue, decision, responsable, echeance,
