@@ -4,6 +4,7 @@ the comment gate on tables, retained statuses, the follow-up sheet, and ``check`
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import openpyxl
@@ -205,3 +206,57 @@ def test_check_validates_a_record_with_the_same_lines_as_a_collection_file(tmp_p
     assert cli.main(["check", str(bad)]) == 1
     out = capsys.readouterr().out
     assert f"{bad}:3: colonne 'statut_retenu': « abandonnée » n'est pas un statut de fiche" in out
+
+
+# --- the comment gate, end to end: a planted comment in no output until the committee says oui --
+
+PLANTED = "Mme Zerbinette Quentel-Vauban, 2 victimes à Hesdin"
+
+
+def _output_texts(out: Path) -> dict[str, str]:
+    """Every file under ``out`` as text (XLSX: every XML part unzipped)."""
+    import zipfile
+
+    texts = {}
+    for f in sorted(p for p in out.rglob("*") if p.is_file()):
+        if f.suffix == ".xlsx":
+            with zipfile.ZipFile(f) as z:
+                texts[str(f)] = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        else:
+            texts[str(f)] = f.read_bytes().decode("utf-8", "replace")
+    return texts
+
+
+@pytest.mark.slow
+def test_a_planted_comment_reaches_no_output_until_the_record_says_oui(tmp_path):
+    from plancadre_eval import paths
+
+    data = tmp_path / "collecte"
+    data.mkdir()
+    lines = (paths.demo_dir() / "fiche-1.2.csv").read_text(encoding="utf-8").splitlines()
+    planted = [ln + PLANTED if ";2021;" in ln and ln.startswith("1.2;1.2.4;") else ln for ln in lines]
+    assert planted != lines
+    (data / "fiche-1.2.csv").write_text("\n".join(planted) + "\n", encoding="utf-8")
+    revue, out = tmp_path / "revue", tmp_path / "sorties"
+    argv = ["run", "--year", "2021", "--fiche", "1.2", "--data", str(data), "--revue", str(revue),
+            "--out", str(out), "--jobs", "1", "--quiet"]
+
+    assert cli.main(argv) == 0  # no record at all
+    texts = _output_texts(out)
+    assert {Path(f).name for f in texts} >= {"fiche-1.2.html", "fiche-1.2.ipynb", "synthese.html",
+                                             "synthese.ipynb", "indicateurs.csv", "indicateurs.xlsx",
+                                             "manifest.json", "dossier.html", "index.html"}
+    assert [f for f, t in texts.items() if "Zerbinette" in t] == []
+    page = texts[str(out / "2021" / "fiche-1.2.html")]
+    assert re.search(r"\d+ commentaires? en attente de relecture par le comité de pilotage\.", page)
+    assert "non encore examinée par le comité" in page
+
+    revue.mkdir()
+    write_csv(revue, [HEADER, "1.2;;;;;mise en œuvre;;;;non"], encoding="utf-8")
+    assert cli.main(argv) == 0  # examined, comments not accepted
+    assert [f for f, t in _output_texts(out).items() if "Zerbinette" in t] == []
+
+    write_csv(revue, [HEADER, "1.2;;;;;mise en œuvre;;Bon;;oui"], encoding="utf-8")
+    assert cli.main(argv) == 0  # accepted: on the page, in the tables and the dossier
+    shown = {Path(f).name for f, t in _output_texts(out).items() if "Zerbinette" in t}
+    assert {"fiche-1.2.html", "indicateurs.csv", "indicateurs.xlsx", "dossier.html"} <= shown
