@@ -38,6 +38,9 @@ CHROMIUM_HINT = ("Chromium introuvable : installez-le avec « sudo apt-get insta
                  "« make browser-deps » en root), ou indiquez son chemin dans la variable "
                  "PLANCADRE_CHROMIUM.")
 
+#: Page margins of the printed dossier (top, right, bottom, left), in mm: the stylesheet's
+#: ``@page`` and the PDF use the same.
+PAGE_MARGINS_MM = (16, 12, 18, 12)
 #: Print layout of the dossier (on top of the pages' stylesheet).
 DOSSIER_CSS = """
 .couverture{min-height:80vh;display:flex;flex-direction:column;justify-content:center}
@@ -45,7 +48,7 @@ DOSSIER_CSS = """
 .sommaire ol{line-height:1.6}
 .partie{border-top:3px solid #0072B2;margin-top:3em;padding-top:1em}
 .en-tete-partie{color:#4a4a4a;font-size:.9em;margin:0}
-@page{size:A4;margin:16mm 12mm 18mm 12mm;
+@page{size:A4;margin:%s;
   @top-center{content:string(partie);font-size:8pt;color:#4a4a4a}
   @bottom-right{content:"page " counter(page) " / " counter(pages);font-size:8pt}}
 @page:first{@top-center{content:none}@bottom-right{content:none}}
@@ -59,7 +62,7 @@ DOSSIER_CSS = """
   .statut{white-space:normal}
   table{table-layout:auto;font-size:8.5pt}
 }
-"""
+""".replace("%s", " ".join(f"{m}mm" for m in PAGE_MARGINS_MM))
 
 
 def _esc(text: Any) -> str:
@@ -239,7 +242,8 @@ def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike,
             data = page.pdf(format="A4", print_background=True, prefer_css_page_size=True,
                             display_header_footer=True, header_template=PDF_HEADER,
                             footer_template="<span></span>",
-                            margin={"top": "16mm", "right": "12mm", "bottom": "18mm", "left": "12mm"})
+                            margin={side: f"{m}mm" for side, m in
+                                    zip(("top", "right", "bottom", "left"), PAGE_MARGINS_MM)})
         finally:
             browser.close()
     write_atomic(pdf_path, data)
