@@ -23,14 +23,22 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
-from .collection import Problem, _cell_text, _decode, _fold, parse_date
-from .statuses import FicheStatus
+if TYPE_CHECKING:
+    from .collection import Problem
+    from .statuses import FicheStatus
+
+
+def _collection():
+    """:mod:`plancadre_eval.collection` (its parsers and :class:`Problem`), imported on first use:
+    ``run`` plans a year without importing pandas when nothing has to be rendered."""
+    from . import collection
+
+    return collection
 
 PREFILLED_COLUMNS = ("fiche", "titre", "pilote", "statut_calcule", "commentaires_a_relire")
 FILLED_COLUMNS = ("statut_retenu", "justification", "avis_comite", "decisions",
@@ -176,6 +184,8 @@ def review_rows(referential, year: int, fiche_ids: Iterable[str], statuses: Mapp
     """One row per fiche of ``fiche_ids`` (prefilled columns, empty columns to fill)."""
     import pandas as pd
 
+    from .statuses import FicheStatus
+
     rows = []
     for fid in fiche_ids:
         f = referential.fiche(fid)
@@ -212,6 +222,8 @@ def write_review_workbook(rows, year: int, out: str | Path) -> Path:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
+
+    from .statuses import FicheStatus
 
     out = Path(out)
     wb = Workbook()
@@ -258,7 +270,7 @@ def write_review_workbook(rows, year: int, out: str | Path) -> Path:
 # --- reading and validating a record ------------------------------------------------------------
 
 def _header_key(cell: str) -> str:
-    return "_".join(_fold(cell.replace("\ufeff", "")).replace("-", " ").split())
+    return "_".join(_collection()._fold(cell.replace("\ufeff", "")).replace("-", " ").split())
 
 
 def _table_rows(path: Path, display: str, sheet: str) -> tuple[list[tuple[int, list[str]]], list[Problem]]:
@@ -267,11 +279,11 @@ def _table_rows(path: Path, display: str, sheet: str) -> tuple[list[tuple[int, l
     try:
         data = path.read_bytes()
     except OSError as exc:
-        return [], [Problem(display, None, None, f"fichier illisible ({exc.strerror or exc}).")]
+        return [], [_collection().Problem(display, None, None, f"fichier illisible ({exc.strerror or exc}).")]
     if path.suffix.lower() == ".csv":
-        text = _decode(data)
+        text = _collection()._decode(data)
         if text is None:
-            return [], [Problem(display, None, None, "fichier illisible : encodage inconnu ; "
+            return [], [_collection().Problem(display, None, None, "fichier illisible : encodage inconnu ; "
                                 "enregistrez-le depuis Excel au format « CSV UTF-8 ».")]
         first = text.splitlines()[0] if text.strip() else ""
         delim = max((";", "\t", ","), key=lambda d: sum(_header_key(c) in REVIEW_COLUMNS
@@ -286,11 +298,11 @@ def _table_rows(path: Path, display: str, sheet: str) -> tuple[list[tuple[int, l
             warnings.simplefilter("ignore")
             wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - any failure means "not a readable workbook"
-        return [], [Problem(display, None, None, "fichier illisible : classeur XLSX endommagé ; "
+        return [], [_collection().Problem(display, None, None, "fichier illisible : classeur XLSX endommagé ; "
                             "ouvrez-le dans Excel et enregistrez-le de nouveau.")]
     try:
         ws = wb[sheet] if sheet in wb.sheetnames else wb[wb.sheetnames[0]]
-        rows = [(i, [_cell_text(c.value) for c in cells])
+        rows = [(i, [_collection()._cell_text(c.value) for c in cells])
                 for i, cells in enumerate(ws.iter_rows(min_row=1), start=1)]
     finally:
         wb.close()
@@ -318,7 +330,7 @@ def parse_decisions(text: str) -> tuple[list[Decision], list[str]]:
             errors.append(f"décision {n} « {line} » : attendu « quoi ; qui ; échéance » (trois "
                           "parties séparées par des points-virgules, une décision par ligne).")
             continue
-        due = parse_date(parts[2])
+        due = _collection().parse_date(parts[2])
         if due is None:
             errors.append(f"décision {n} « {line} » : échéance « {parts[2]} » illisible ; "
                           "attendu JJ/MM/AAAA ou AAAA-MM-JJ.")
@@ -348,7 +360,7 @@ def read_review(path: str | Path, referential, year: int | None = None,
     rows, problems = _table_rows(path, display, REVIEW_SHEET)
     non_empty = [(n, cells) for n, cells in rows if any(cells)]
     if problems or not non_empty:
-        raise ReviewError(problems or [Problem(display, None, None, "fichier vide : attendu "
+        raise ReviewError(problems or [_collection().Problem(display, None, None, "fichier vide : attendu "
                                                "l'en-tête de la revue puis une ligne par fiche.")])
     header_row, header = non_empty[0]
     cols = {}
@@ -358,10 +370,12 @@ def read_review(path: str | Path, referential, year: int | None = None,
             cols[key] = i
     for required in ("fiche", "statut_retenu"):
         if required not in cols:
-            problems.append(Problem(display, header_row, required, "colonne obligatoire absente "
+            problems.append(_collection().Problem(display, header_row, required, "colonne obligatoire absente "
                                     f"(colonnes de la revue : {', '.join(REVIEW_COLUMNS)})."))
     if problems:
         raise ReviewError(problems)
+    from .statuses import FicheStatus
+
     vocabulary = ", ".join(f"« {s} »" for s in FicheStatus)
     entries: dict[str, ReviewEntry] = {}
     for n, cells in non_empty[1:]:
@@ -370,7 +384,7 @@ def read_review(path: str | Path, referential, year: int | None = None,
             return cells[i].strip() if i is not None and i < len(cells) else ""
 
         def bad(col: str, message: str) -> None:
-            problems.append(Problem(display, n, col, message))
+            problems.append(_collection().Problem(display, n, col, message))
 
         fid = get("fiche").replace(",", ".")
         if fid not in referential.fiche_ids:
@@ -382,7 +396,8 @@ def read_review(path: str | Path, referential, year: int | None = None,
         statuses = {}
         for col in ("statut_calcule", "statut_retenu"):
             value = get(col)
-            match = next((s for s in FicheStatus if _fold(s) == _fold(value)), None)
+            fold = _collection()._fold
+            match = next((s for s in FicheStatus if fold(s) == fold(value)), None)
             if value and match is None:
                 bad(col, f"« {value} » n'est pas un statut de fiche ; attendu : {vocabulary}.")
             statuses[col] = match
@@ -397,7 +412,7 @@ def read_review(path: str | Path, referential, year: int | None = None,
         decisions, errors = parse_decisions(get("decisions"))
         for e in errors:
             bad("decisions", e)
-        publish = _fold(get("publier_commentaires"))
+        publish = _collection()._fold(get("publier_commentaires"))
         if publish not in ("", YES, NO):
             bad("publier_commentaires", f"« {get('publier_commentaires')} » : attendu oui ou non.")
         entries[fid] = ReviewEntry(
@@ -416,7 +431,7 @@ def review_file(folder: str | Path | None, year: int) -> Path | None:
         return None
     found = [Path(folder) / f"{year}{s}" for s in REVIEW_SUFFIXES if (Path(folder) / f"{year}{s}").is_file()]
     if len(found) > 1:
-        raise ReviewError([Problem(str(Path(folder)), None, None, f"deux revues pour {year} "
+        raise ReviewError([_collection().Problem(str(Path(folder)), None, None, f"deux revues pour {year} "
                                    f"({found[0].name} et {found[1].name}) ; gardez-en une seule.")])
     return found[0] if found else None
 
@@ -513,7 +528,7 @@ def read_followups(data_dir: str | Path | None):
         try:
             if FOLLOWUP_SHEET not in wb.sheetnames:
                 continue
-            rows = [[_cell_text(c.value) for c in r] for r in wb[FOLLOWUP_SHEET].iter_rows()]
+            rows = [[_collection()._cell_text(c.value) for c in r] for r in wb[FOLLOWUP_SHEET].iter_rows()]
         finally:
             wb.close()
         if not rows:

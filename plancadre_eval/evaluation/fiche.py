@@ -19,7 +19,7 @@ import pandas as pd
 from .. import formatting, indicators, schedule, statuses
 from ..engine import completeness_summary
 from ..referential import (
-    READING_LABELS, UNDATED_TEXT, Fiche, Indicator, fiche_sort_key, origin_label,
+    READING_LABELS, UNDATED_TEXT, Fiche, Indicator, origin_label,
 )
 from .committee import (  # noqa: F401 (sections of the page, called by the notebook)
     comments_section, committee_section, fiche_comments, followup_section, status_lines,
