@@ -26,6 +26,14 @@ from .html import (
 from .synthesis import KEY_INDICATORS
 
 
+#: The grid's links are the status badges: underlined so that they read as links.
+BILAN_STYLE = """<style>
+.grille-statuts a{text-decoration:none}
+.grille-statuts a .statut{text-decoration:underline;text-underline-offset:.15em}
+.grille-statuts a:focus .statut,.grille-statuts a:hover .statut{outline:2px solid #005a8c}
+</style>"""
+
+
 @dataclass
 class BilanData:
     """The tables of the bilan from ``first`` to ``last`` (``context.year`` is ``last``).
@@ -84,7 +92,7 @@ def bilan_header(bd: BilanData) -> Html:
     ctx, ref = bd.context, bd.context.referential
     kind = "Bilan du plan cadre" if bd.whole_plan else "Évaluation intermédiaire du plan cadre"
     return Html(
-        STYLE + f'<p class="surtitre">{esc(ref.plan.titre)}</p>'
+        STYLE + BILAN_STYLE + f'<p class="surtitre">{esc(ref.plan.titre)}</p>'
         + f"<h1>{kind} {_period(bd)}</h1>"
         + '<p class="sous-titre">Pour le comité de pilotage</p>'
         + demo_notice(ctx.data_dir)
@@ -262,20 +270,28 @@ def trajectory_section(bd: BilanData) -> Html:
 
 
 def axis_paragraph(bd: BilanData, axe: str) -> str:
-    """The generated paragraph of one axe (:func:`plancadre_eval.bilan.axis_facts`)."""
+    """The generated paragraph of one axe (:func:`plancadre_eval.bilan.axis_facts`); a clause whose
+    count is zero is left out, except the fiches implemented and engaged."""
     a = next(x for x in bd.context.referential.axes if x.id == axe)
     f = computations.axis_facts(bd.summary, bd.grid, bd.targets, axe, bd.first, bd.last)
     n = f["fiches"]
-    text = (f"Axe {a.id} ({a.titre}) : fin {bd.last}, {f['mises_en_oeuvre']} fiche(s) sur {n} "
-            f"sont mises en œuvre et {f['engagees']} sur {n} sont engagées")
-    if bd.first != bd.last:
-        text += (f" ; {f['progressions']} fiche(s) non démarrée(s) ou sans données suffisantes en "
-                 f"{bd.first} sont engagées en {bd.last}")
-    text += f" ; {f['retard']} fiche(s) en retard"
+    text = (f"Axe {a.id} ({a.titre}) : fin {bd.last}, {f['mises_en_oeuvre']} fiche"
+            f"{'s' if f['mises_en_oeuvre'] > 1 else ''} sur {n} "
+            f"{'sont mises' if f['mises_en_oeuvre'] > 1 else 'est mise'} en œuvre et {f['engagees']} "
+            f"sur {n} {'sont engagées' if f['engagees'] > 1 else 'est engagée'}.")
+    if bd.first != bd.last and f["progressions"]:
+        k = f["progressions"]
+        text += (f" {plural(k, 'fiche')} non démarrée{'s' if k > 1 else ''} ou sans données "
+                 f"suffisantes en {bd.first} {'sont engagées' if k > 1 else 'est engagée'} en {bd.last}.")
+    if f["retard"]:
+        k = f["retard"]
+        text += f" {plural(k, 'fiche')} {'restent' if k > 1 else 'reste'} en retard."
+    else:
+        text += " Aucune fiche n'est en retard."
     if f["cibles"]:
-        text += (f" ; {f['cibles_atteintes']} cible(s) atteinte(s) sur {f['cibles']} arrivée(s) à "
-                 "échéance")
-    return text + "."
+        text += (f" Cibles chiffrées arrivées à échéance : {f['cibles_atteintes']} atteinte"
+                 f"{'s' if f['cibles_atteintes'] > 1 else ''} sur {f['cibles']}.")
+    return text
 
 
 def axes_section(bd: BilanData) -> Html:

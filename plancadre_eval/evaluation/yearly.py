@@ -29,11 +29,16 @@ def previous_year(ctx: Context, year: int) -> int | None:
     return year - 1 if year - 1 >= ctx.referential.plan.annee_debut else None
 
 
-def months_text(months: int) -> str:
-    """"en retard de 14 mois" ("de moins d'un mois" for 0)."""
+def duration_text(months: int) -> str:
+    """"14 mois" ("moins d'un mois" for 0)."""
     if months <= 0:
-        return "en retard de moins d'un mois"
-    return f"en retard de {formatting.format_number(months, 0)} mois"
+        return "moins d'un mois"
+    return f"{formatting.format_number(months, 0)} mois"
+
+
+def months_text(months: int) -> str:
+    """"en retard de 14 mois" ("en retard de moins d'un mois" for 0)."""
+    return f"en retard de {duration_text(months)}"
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,7 @@ def attention_section(sd: SynthesisData) -> Html:
         ms = ms.assign(_m=[changes.months_late(d, y) for d in ms["echeance"]])
         ms = ms.sort_values("_m", ascending=False, kind="mergesort")
         rows = [[r["jalon"], _fiche_link(r["fiche"], r["fiche"] in due), r["libelle"],
-                 date_text(r["echeance"]), months_text(int(r["_m"]))] for _, r in ms.iterrows()]
+                 date_text(r["echeance"]), duration_text(int(r["_m"]))] for _, r in ms.iterrows()]
         out.append(html_table(pd.DataFrame(rows, columns=["Jalon", "Fiche", "Étape", "Échéance",
                                                           "Retard"], dtype=object),
                               f"Jalons en retard au 31 décembre {y}, du plus ancien au plus récent",
