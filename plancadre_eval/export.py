@@ -175,7 +175,8 @@ def read_indicator_csv(path: str | os.PathLike) -> pd.DataFrame:
     for col in NUMERIC_COLUMNS:
         if col in table:
             table[col] = pd.to_numeric(table[col].str.replace(",", ".", regex=False), errors="coerce")
-    table["annee"] = table["annee"].astype(int)
+    if "annee" in table:
+        table["annee"] = table["annee"].astype(int)
     if "annee_reference" in table:
         table["annee_reference"] = table["annee_reference"].astype("Int64")
     return table

@@ -376,6 +376,8 @@ def prepare_requests(args: argparse.Namespace, *, root: Path | None = None,
                          f"{', '.join(referential.fiche_ids)}.")
     declared: set[str] = set()
     for kind, nb in notebooks.items():
+        if kind == "bilan":  # checked only when a bilan is rendered (_requests_and_bilan)
+            continue
         if not Path(nb).exists():
             raise InputError(f"Notebook introuvable : {display_path(nb, root, absolute=True)}.")
         declared |= set(notebook_parameters(nb))
@@ -404,6 +406,11 @@ def _requests_and_bilan(args: argparse.Namespace):
     from .bilan import parse_period
 
     wanted = getattr(args, "bilan", None)
+    notebook = default_notebooks().get("bilan")
+    if notebook is None or not notebook.exists():
+        if wanted is not None:
+            raise InputError(f"Notebook introuvable : {display_path(notebook, absolute=True)}.")
+        return (*prepare_requests(args), None, None)  # no bilan notebook: the years only
     if args.year is None:
         if wanted is None:
             raise UsageError("--year est requis (une année du plan ou « all »), sauf avec --bilan.")

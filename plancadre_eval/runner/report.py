@@ -272,7 +272,10 @@ def write_multi_year_table(out: Path) -> list[Path]:
     stale = sorted(out.glob("indicateurs-*-*.*")) if out.exists() else []
     if len(files) < 2:
         return []
-    written = write_table([read_indicator_csv(f) for f in files], out)
+    tables = [t for t in (read_indicator_csv(f) for f in files) if {"fiche", "annee"} <= set(t.columns)]
+    if len(tables) < 2:
+        return []
+    written = write_table(tables, out)
     for p in stale:
         if p not in written.values():
             p.unlink(missing_ok=True)
