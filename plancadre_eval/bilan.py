@@ -1,6 +1,6 @@
 """The bilan of the plan over several years (``notebooks/bilan_plan.ipynb``): pure computations.
 
-- :func:`check_period`: the first and last year of the bilan, within the plan;
+- :func:`check_period`: the first and last year of the bilan, within the plan; :func:`parse_years`;
 - :func:`status_grid`: statuses fiche × year;
 - :func:`targets_at_deadline`: every target read at its deadline (or at the last year of the bilan
   when the deadline is later): reference, final value, target, reached or not;
@@ -55,6 +55,16 @@ def check_period(first_year, last_year, referential: Referential) -> tuple[int, 
         raise ValueError(f"Période du bilan {out[0]}-{out[1]} : la première année doit précéder "
                          "la dernière.")
     return out[0], out[1]
+
+
+def parse_years(text, referential: Referential) -> list[int]:
+    """Years written "2019,2020" (spaces allowed, "" for none), each a plan year; ValueError else."""
+    out = []
+    for part in str(text or "").split(","):
+        if part.strip():
+            y, _ = check_period(part.strip(), part.strip(), referential)
+            out.append(y)
+    return sorted(set(out))
 
 
 def status_grid(statuses: pd.DataFrame, referential: Referential) -> pd.DataFrame:

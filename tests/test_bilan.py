@@ -27,6 +27,13 @@ STATUSES = pd.DataFrame([
 ], columns=["fiche", "annee", "statut"])
 
 
+def test_linked_years_are_plan_years():
+    assert bilan.parse_years("2020, 2019,", REF) == [2019, 2020]
+    assert bilan.parse_years("", REF) == []
+    with pytest.raises(ValueError, match="hors du plan"):
+        bilan.parse_years("2030", REF)
+
+
 def test_period_is_checked_in_french():
     assert bilan.check_period("2019", 2020, REF) == (2019, 2020)
     with pytest.raises(ValueError, match="hors du plan"):
@@ -121,7 +128,7 @@ def _text(html: str) -> str:
 
 def test_bilan_page_sections_on_the_small_plan(tmp_path):
     ctx = _context(tmp_path)
-    bd = bilan_page.bilan_data(ctx, 2019, 2022)
+    bd = bilan_page.bilan_data(ctx, 2019, 2022, "2021")
     # the grid is Context.fiche_statuses of each year
     for y in range(2019, 2023):
         expected = ctx.fiche_statuses(y).set_index("fiche")["statut"]
@@ -135,6 +142,7 @@ def test_bilan_page_sections_on_the_small_plan(tmp_path):
         bilan_page.bilan_data(ctx, 2019, 2020))
     grid = bilan_page.status_grid_section(bd)
     assert 'href="2021/fiche-1.2.html"' in grid  # annual fiches have a page every year
+    assert 'href="2020/fiche-1.2.html"' not in grid  # only the years rendered are linked
     ms = _text(bilan_page.milestones_section(bd))
     assert "3 jalons sur 3 sont réalisés, dont 1 après leur échéance" in ms
     paragraph = bilan_page.axis_paragraph(bd, "1")

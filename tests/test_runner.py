@@ -789,6 +789,7 @@ def test_bilan_rendered_reused_linked_and_kept_when_it_fails(project):
     page = (project.out / "bilan.html").read_text(encoding="utf-8")
     assert "('first_year', 2019)" in page and "('last_year', 2022)" in page
     assert "('data_dir', 'data')" in page  # the last year's parameters
+    assert "('linked_years', '2022')" in page  # the fiche pages present in outputs/
     index = (project.out / "index.html").read_text(encoding="utf-8")
     assert 'href="bilan.html"' in index and "Bilan du plan 2019-2022" in index
     assert "Données de démonstration" not in index  # data/ has no DEMONSTRATION marker

@@ -11,6 +11,7 @@ the year pages are relative to ``outputs/``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -42,7 +43,7 @@ class BilanData:
     ``grid``: :func:`plancadre_eval.bilan.status_grid`; ``summary``: :func:`plan_summary` of
     ``last``; ``targets``: :func:`plancadre_eval.bilan.targets_at_deadline`; ``milestones``:
     :meth:`Engine.milestones` of ``last``; ``outcomes``: :func:`plancadre_eval.bilan.milestone_outcomes`;
-    ``due``: ``{year: [fiche ids with a page that year]}``.
+    ``due``: ``{year: [fiche ids with a page that year]}`` (empty for the years not linked).
     """
 
     context: Context
@@ -66,10 +67,37 @@ class BilanData:
         return self.first == plan.annee_debut and self.last == plan.annee_fin
 
 
-def bilan_data(ctx: Context, first_year, last_year) -> BilanData:
-    """Compute the bilan's tables from ``first_year`` to ``last_year`` (plan years, checked)."""
+@dataclass(frozen=True)
+class BilanSettings:
+    """The bilan notebook's parameters, validated: ``settings`` (:func:`parameters.validate` of the
+    last year: data folder, referential, secrecy threshold), the period and the linked years."""
+
+    settings: Any
+    first: int
+    last: int
+    linked_years: str
+
+
+def validate(*, first_year, last_year, data_dir, referentiel, secret_threshold,
+             linked_years="") -> BilanSettings:
+    """Validate every parameter of ``bilan_plan.ipynb`` (French errors naming the parameter)."""
+    from .. import parameters
+
+    settings = parameters.validate(year=last_year, data_dir=data_dir, referentiel=referentiel,
+                                   secret_threshold=secret_threshold)
+    first, last = computations.check_period(first_year, last_year, settings.referential)
+    linked = computations.parse_years(linked_years, settings.referential)
+    return BilanSettings(settings=settings, first=first, last=last,
+                         linked_years=",".join(map(str, linked)))
+
+
+def bilan_data(ctx: Context, first_year, last_year, linked_years: str = "") -> BilanData:
+    """Compute the bilan's tables from ``first_year`` to ``last_year`` (plan years, checked).
+    ``linked_years`` ("2019,2020", "" for none): the years whose fiche pages exist beside the bilan
+    (``<year>/fiche-<id>.html``); the bilan links to the fiches due in those years only."""
     ref = ctx.referential
     first, last = computations.check_period(first_year, last_year, ref)
+    linked = computations.parse_years(linked_years, ref)
     engine = ctx.engine
     statuses = pd.concat([ctx.fiche_statuses(y) for y in range(first, last + 1)], ignore_index=True)
     grid = computations.status_grid(statuses, ref)
@@ -80,7 +108,8 @@ def bilan_data(ctx: Context, first_year, last_year) -> BilanData:
     return BilanData(context=ctx, first=first, last=last, statuses=statuses, grid=grid,
                      summary=summary, targets=targets, milestones=milestones,
                      outcomes=computations.milestone_outcomes(milestones),
-                     due={y: list(schedule.due_fiches(ref, y)) for y in range(first, last + 1)})
+                     due={y: list(schedule.due_fiches(ref, y)) if y in linked else []
+                          for y in range(first, last + 1)})
 
 
 def _period(bd: BilanData) -> str:
@@ -162,8 +191,9 @@ def status_grid_table(bd: BilanData, axe: str) -> pd.DataFrame:
 def status_grid_section(bd: BilanData) -> Html:
     """Statuses fiche × year, one table per axe; each status is written (readable without colour)."""
     out = [paragraph(f"Statut de chaque fiche au 31 décembre de chaque année, de {bd.first} à "
-                     f"{bd.last}. Un statut souligné mène à la page de la fiche cette année-là (les "
-                     "fiches ne sont évaluées en détail que les années prévues par leur fréquence).")]
+                     f"{bd.last}. Un statut souligné mène à la page de la fiche cette année-là, quand "
+                     "elle a été produite (les fiches ne sont évaluées en détail que les années "
+                     "prévues par leur fréquence).")]
     ref = bd.context.referential
     for a in ref.axes:
         out.append(f"<h3>Axe {esc(a.id)} : {esc(a.titre)}</h3>")

@@ -2,7 +2,8 @@
 
 Rendered by ``run`` when the run covers the plan's last year, and on demand (``run --bilan``,
 ``run --bilan 2019-2020``), from ``notebooks/bilan_plan.ipynb`` with the parameters of the bilan's
-last year (data folder, referential, secrecy threshold). Reused when its inputs (notebook,
+last year (data folder, referential, secrecy threshold) and the years whose fiche pages exist in
+``outputs/`` (``linked_years``: the bilan links only to those). Reused when its inputs (notebook,
 parameters, library, referential, collection and public files) did not change; the cache keys are
 kept in ``outputs/bilans.json``. Also the multi-year indicator table of the years present.
 """
@@ -59,8 +60,10 @@ def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential
     """Render (or reuse) the bilan of ``period``; returns ``{"nom", "statut", "cache", "raison",
     "duree_s", "erreur"}``. A failure never replaces a good page."""
     name = bilan_name(period, referential)
+    linked = [y for y in range(period[0], period[1] + 1) if any((out / str(y)).glob("fiche-*.html"))]
     parameters = {"first_year": period[0], "last_year": period[1],
-                  **{k: params[k] for k in SHARED_PARAMETERS if k in params}}
+                  **{k: params[k] for k in SHARED_PARAMETERS if k in params},
+                  "linked_years": ",".join(map(str, linked))}
     data_dir = paths.resolve(parameters["data_dir"], root=root) if parameters.get("data_dir") \
         else paths.demo_dir()
     key = digest({"notebook": sha256(notebook), "parametres": parameters, "bibliotheque": lib_hash,
