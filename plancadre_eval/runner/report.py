@@ -272,6 +272,11 @@ def write_multi_year_table(out: Path) -> list[Path]:
     stale = sorted(out.glob("indicateurs-*-*.*")) if out.exists() else []
     if len(files) < 2:
         return []
+    years = sorted(int(f.parent.name) for f in files)
+    current = [out / f"indicateurs-{years[0]}-{years[-1]}.{ext}" for ext in ("csv", "xlsx")]
+    if all(p.exists() for p in current) and \
+            min(p.stat().st_mtime_ns for p in current) >= max(f.stat().st_mtime_ns for f in files):
+        return current  # no yearly table changed since: a run where nothing changed stays fast
     tables = [t for t in (read_indicator_csv(f) for f in files) if {"fiche", "annee"} <= set(t.columns)]
     if len(tables) < 2:
         return []
