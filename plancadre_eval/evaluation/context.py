@@ -57,6 +57,15 @@ class Context:
         return Engine(self.referential, self.observations, self.territories, self.public,
                       self.expected, self.secret_threshold)
 
+    def fiche_statuses(self, year: int, fiches=None) -> pd.DataFrame:
+        """The status each fiche is counted with for ``year`` (columns of
+        :meth:`Engine.statuses <plancadre_eval.engine.Engine.statuses>`): the one place the
+        synthesis, the bilan and the year-over-year facts read fiche statuses from. ``statut`` is the
+        status retained by the committee when the record of ``year`` examined the fiche
+        (:func:`~plancadre_eval.review.retained_statuses`: also ``statut_calcule``, ``examinee``,
+        ``modifie``)."""
+        return review.retained_statuses(self.engine.statuses(year, fiches), self.reviews.get(int(year)))
+
     @property
     def departement(self) -> str:
         return self.referential.plan.departement

@@ -14,7 +14,7 @@ import pandas as pd
 from .. import formatting, schedule
 from ..engine import completeness_summary
 from ..referential import Indicator, fiche_sort_key
-from ..review import NOT_REVIEWED, retained_statuses
+from ..review import NOT_REVIEWED
 from ..statuses import (
     FICHE_STATUS_RULE, FicheStatus, MilestoneStatus, TargetStatus, plan_summary,
 )
@@ -66,7 +66,7 @@ class SynthesisData:
 def synthesis_data(ctx: Context) -> SynthesisData:
     """Compute the synthesis tables for ``ctx.year``."""
     ref, y, engine = ctx.referential, ctx.year, ctx.engine
-    statuses = retained_statuses(engine.statuses(y), ctx.review)
+    statuses = ctx.fiche_statuses(y)
     due = list(schedule.due_fiches(ref, y))
     statuses["due"] = statuses["fiche"].isin(due)
     summary = plan_summary(statuses, ref)
