@@ -198,3 +198,13 @@ def test_the_bilan_counts_retained_statuses_and_the_committee_s_changes(tmp_path
     assert (f"Statuts retenus par le comité de pilotage (revues 2021) : 2 statut(s) examiné(s), dont "
             f"1 changé(s) par le comité : fiche 2.10 en 2021 : calculé {computed['2.10']}, retenu "
             f"{other}") in _text(bilan_page.status_grid_section(bd))
+
+
+def test_trajectory_runs_from_the_baseline_to_the_last_year(tmp_path, monkeypatch):
+    """1.1.4 places: baseline 100 (2019-01-01), 2020 = 40 + 30 = 70, 2021 = 50 + 30 = 80:
+    from the baseline to 2021, −20 (−20 %)."""
+    monkeypatch.setattr(bilan_page, "HEADLINE_INDICATORS", ("1.1.4", "9.9.9"))
+    bd = bilan_page.bilan_data(_context(tmp_path, 2021), 2019, 2021)
+    table = bilan_page.trajectory_table(bd)
+    assert table.values.tolist() == [["Libellé 1.1.4 (places)", "1.1", "100 (2019)", "—", "70", "80",
+                                      "−20 (−20\u00a0%)"]]
