@@ -131,6 +131,22 @@ def expected_territories(territories) -> dict[str, tuple[str, ...]]:
     return {"arrondissement": tuple(str(c) for c in arr["arrondissement"])}
 
 
+_REVIEWS: dict[tuple, dict] = {}
+
+
+def _load_reviews(folder, referential: Referential, year: int) -> dict:
+    """:func:`plancadre_eval.review.load_reviews`, cached while the record files are unchanged
+    (a warm kernel reads them once for all the pages of a year)."""
+    files = review.review_files(folder, [y for y in referential.plan.years if y <= year])
+    key = (id(referential), year, tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                                        for _, p in sorted(files.items())))
+    if key not in _REVIEWS:
+        if len(_REVIEWS) > 8:
+            _REVIEWS.clear()
+        _REVIEWS[key] = review.load_reviews(folder, referential, year)
+    return _REVIEWS[key]
+
+
 def load_context(settings, *, with_collection: bool = True) -> Context:
     """Load the inputs of a page from validated parameters (:class:`parameters.Settings`).
 
@@ -147,15 +163,35 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
         col = _load_collection(Path(settings.data_dir), ref, terr)
         observations, files = col.observations, tuple(col.files)
     else:
+        col = None
         observations, files = indicators.prepare_observations(None), ()
-    return Context(
+    is_demo = with_collection and demo.is_demo_data(settings.data_dir)
+    reviews = _load_reviews(getattr(settings, "review_dir", None), ref, int(settings.year))
+    # One context (and so one engine, whose values are computed once) per kernel, year and inputs:
+    # the pages of a year rendered by a warm kernel share it. The key holds the very objects the
+    # context is made of (referential, territories and collection are cached by file contents and
+    # are new objects when a file changes), so a cached context is the one a fresh kernel builds.
+    key = (id(ref), id(terr), id(col), str(Path(settings.data_dir).resolve()), int(settings.year),
+           int(settings.secret_threshold), with_collection, is_demo,
+           tuple((y, r.sha256) for y, r in sorted(reviews.items())))
+    cached = _CONTEXTS.get(key)
+    if cached is not None and cached[0] is ref and cached[1] is terr and cached[2] is col:
+        return cached[3]
+    ctx = Context(
         referential=ref, year=int(settings.year), data_dir=Path(settings.data_dir),
         secret_threshold=int(settings.secret_threshold), territories=terr,
         observations=observations, files=files, public=public_tables(ref),
-        expected=expected_territories(terr),
-        demo=with_collection and demo.is_demo_data(settings.data_dir),
-        reviews=review.load_reviews(getattr(settings, "review_dir", None), ref, int(settings.year)),
+        expected=expected_territories(terr), demo=is_demo, reviews=reviews,
     )
+    if len(_CONTEXTS) > 8:
+        _CONTEXTS.clear()
+    _CONTEXTS[key] = (ref, terr, col, ctx)
+    return ctx
+
+
+#: Contexts already built in this process (see :func:`load_context`): ``{key: (referential,
+#: territories, collection, context)}``; the objects are kept so that their ids stay unique.
+_CONTEXTS: dict[tuple, tuple] = {}
 
 
 def arrondissement_names(territories) -> dict[str, str]:
