@@ -39,6 +39,7 @@ from .spreadsheets import (  # noqa: F401 - re-exported: the collection's readin
     _DATE_HINT,
     _SPACES_RE,
     COLLECTION_COLUMNS,
+    DataWarning,
     FILE_SUFFIXES,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -56,6 +57,9 @@ from .spreadsheets import (  # noqa: F401 - re-exported: the collection's readin
     read_file,
 )
 from .territories import Level, expected_codes, structure_level
+
+#: The file marking a folder of demonstration data (written by :mod:`demo`).
+DEMO_MARKER = "DEMONSTRATION"
 
 #: Columns of :attr:`Collection.observations` (ARCHITECTURE.md, "Observations").
 OBSERVATION_COLUMNS = (
@@ -109,11 +113,16 @@ class CollectionError(ValueError):
 class Collection:
     """Validated observations (ARCHITECTURE.md, "Observations") and the files read.
 
-    ``files`` lists ``(path, sha256 hex digest)`` of every file read, in reading order.
+    ``files`` lists ``(path, sha256 hex digest)`` of every file read, in reading order;
+    ``warnings`` the :class:`DataWarning` lines found while reading (identical duplicates; the
+    plausibility warnings are :func:`plausibility.plausibility_warnings`); ``displays`` maps the
+    ``fichier`` column to the path shown in problem lines.
     """
 
     observations: pd.DataFrame
     files: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[DataWarning] = field(default_factory=list)
+    displays: dict[str, str] = field(default_factory=dict)
 
 
 
@@ -281,18 +290,50 @@ def read_collection(
     """
     if territories is None:
         territories = _default_territories()
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = list(paths)
     files, problems = discover(paths)
     raws = [read_file(path, display, name) for path, display, name in files]
+    roots = [Path(p) for p in paths]
     for raw in raws:
+        raw.demo = _in_demo_folder(raw.path, roots)
         problems.extend(raw.problems)
-    observations, row_problems = _validate(raws, referential, territories)
+    warnings: list[DataWarning] = []
+    observations, row_problems = _validate(raws, referential, territories, warnings)
     problems.extend(row_problems)
     order = {raw.display: i for i, raw in enumerate(raws)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.row if p.row is not None else -1,
                                  _COLUMN_ORDER.get(p.column, 99)))
     collection = Collection(observations=observations,
-                            files=[(str(raw.path), raw.sha256) for raw in raws if raw.sha256])
+                            files=[(str(raw.path), raw.sha256) for raw in raws if raw.sha256],
+                            warnings=warnings, displays={raw.name: raw.display for raw in raws})
     return collection, problems
+
+
+def _in_demo_folder(path: Path, roots: list[Path]) -> bool:
+    """True when a folder from the file's own folder up to the path given on the command line
+    (the file's folder when the file itself was given) holds the ``DEMONSTRATION`` marker."""
+    path = path.resolve()
+    folder = path.parent
+    top = folder
+    for root in roots:
+        root = root.resolve()
+        if root.is_dir() and (root == folder or root in folder.parents):
+            top = root
+            break
+    while True:
+        if (folder / DEMO_MARKER).exists():
+            return True
+        if folder == top or folder == folder.parent:
+            return False
+        folder = folder.parent
+
+
+def is_demo_source(source: str) -> bool:
+    """True when a row's ``source`` says it is demonstration data (the demo generator writes
+    "données de démonstration (fictives)")."""
+    return "demonstration" in _fold(source)
 
 
 def load_collection(
@@ -458,9 +499,16 @@ class _RowChecks:
         return math.nan, text, f"'{text}' n'est pas une date ; attendu {_DATE_HINT}."
 
 
-def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLike
-              ) -> tuple[pd.DataFrame, list[Problem]]:
-    """Check every reported row; cross-row checks (duplicates, numerator > denominator) last."""
+def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLike,
+              warnings: list[DataWarning] | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+    """Check every reported row; cross-row checks (duplicates, numerator > denominator, demo and
+    real data mixed) last.
+
+    The same observation (indicator id, year, territory) declared twice: with the same value, the
+    first row is kept and the second is a warning appended to ``warnings`` (a file sent twice, or
+    copied into two folders); with different values, an error naming both files and rows.
+    """
+    warnings = [] if warnings is None else warnings
     table = _frame(raws)
     if table.empty:
         return _empty_observations(), []
@@ -502,13 +550,22 @@ def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLik
         if entry is not None and year is not None and code is not None:
             key = (entry.base, entry.composante, year, code)
             if key in first_seen:
-                f0, r0 = first_seen[key]
+                f0, r0, v0 = first_seen[key]
+                if not local and v0[:2] == _same_value(number, texte)[:2]:
+                    warnings.append(DataWarning(
+                        raw.display, row, f"'{entry.id}', année {year}, territoire '{code}' déjà "
+                        f"déclaré avec la même valeur à la {where(f0, r0, rec.file_index)} ; cette "
+                        "ligne est ignorée (supprimez le doublon)."))
+                    continue
                 local.append(Problem(
-                    raw.display, row, "indicateur",
-                    f"observation en double : '{entry.id}', année {year}, territoire '{code}' "
-                    f"déjà déclaré {where(f0, r0, rec.file_index)} ; gardez une seule ligne."))
+                    raw.display, row, "valeur",
+                    f"observation déclarée deux fois avec des valeurs différentes : "
+                    f"'{entry.id}', année {year}, territoire '{code}' vaut '{rec.valeur}' ici et "
+                    f"'{v0[2]}' à la {where(f0, r0, rec.file_index)} ; gardez la bonne valeur et "
+                    "supprimez l'autre ligne."))
+                bad_rows.add((f0, r0))
             else:
-                first_seen[key] = (rec.file_index, row)
+                first_seen[key] = (rec.file_index, row, _same_value(number, texte, rec.valeur))
                 if entry.composante in ("numerateur", "denominateur") and not local:
                     fractions.setdefault((entry.base, year, code), {})[entry.composante] = (
                         number, rec.valeur, rec.file_index, row)
@@ -523,6 +580,7 @@ def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLik
             "ligne": row, "file_index": rec.file_index,
         })
 
+    problems.extend(_demo_mix(raws, table, bad_rows))
     for parts in fractions.values():
         if "numerateur" in parts and "denominateur" in parts:
             num, num_text, nf, nr = parts["numerateur"]
@@ -545,6 +603,45 @@ def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLik
                 "commentaire", "fichier"):
         obs[col] = obs[col].astype(str)
     return obs, problems
+
+
+def _same_value(number: float, texte: str, written: str = "") -> tuple:
+    """What two declarations of one observation are compared on: the number (NaN-safe) or the
+    normalised text; ``written`` (the cell as typed, for messages) is carried along and ignored
+    by the comparison of :func:`_validate` (it compares the first two items)."""
+    return (None if math.isnan(number) else number, "" if not math.isnan(number) else texte,
+            written)
+
+
+def _demo_mix(raws: list[RawFile], table: pd.DataFrame, bad_rows: set[tuple[int, int]]
+              ) -> list[Problem]:
+    """Demonstration and real data never mix: one problem per file (first row concerned, and how
+    many), every row concerned added to ``bad_rows``.
+
+    A row whose ``source`` says "démonstration" read from a folder without the ``DEMONSTRATION``
+    marker, or a row without it read from a folder holding the marker, is an error."""
+    problems = []
+    demo_rows = table["source"].map(is_demo_source).astype(bool)
+    for index, raw in enumerate(raws):
+        mine = (table["file_index"] == index) & (table["valeur"] != "")
+        wrong = mine & (demo_rows != raw.demo)
+        if not wrong.any():
+            continue
+        rows = table.loc[wrong, "ligne"].tolist()
+        others = f" (et {len(rows) - 1} autres lignes)" if len(rows) > 1 else ""
+        if raw.demo:
+            message = (f"ligne de données réelles{others} dans un dossier de démonstration (il "
+                       f"contient le fichier {DEMO_MARKER}) : les pages porteraient la mention "
+                       "« Données de démonstration » sur des données réelles ; déposez les "
+                       f"fichiers réels dans data/collecte/, sans le fichier {DEMO_MARKER}.")
+        else:
+            message = (f"donnée de démonstration (fictive){others} dans un dossier de données "
+                       f"réelles (sans fichier {DEMO_MARKER}) : ses chiffres passeraient pour "
+                       "réels ; retirez ce fichier du dossier de collecte (les données de "
+                       "démonstration restent dans data/demo/).")
+        problems.append(Problem(raw.display, rows[0], "source", message))
+        bad_rows.update((index, r) for r in rows)
+    return problems
 
 
 def _default_territories() -> TerritoriesLike:

@@ -61,6 +61,19 @@ class Problem:
         return f"{where}{col} {self.message}"
 
 
+@dataclass(frozen=True)
+class DataWarning:
+    """A plausibility warning: the data are readable and valid but look wrong (``check`` prints
+    it, the run goes on). ``str()`` is ``FICHIER:LIGNE: avertissement : message``."""
+
+    file: str
+    row: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.row}:" if self.row is not None else f"{self.file}:"
+        return f"{where} avertissement : {self.message}"
+
 
 # --- small parsers -----------------------------------------------------------------------------
 
@@ -184,6 +197,7 @@ class RawFile:
     rows: list[tuple[int, list[str]]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     delimiter: str | None = None
+    demo: bool = False             # read from a folder holding the DEMONSTRATION marker
 
     def problem(self, row, column, message):
         self.problems.append(Problem(self.display, row, column, message))
