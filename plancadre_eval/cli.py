@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="valider des fichiers de collecte (CSV ou XLSX)")
     p.add_argument("paths", nargs="+", metavar="CHEMIN", help="fichiers ou dossiers à valider")
+    p.add_argument("--strict", action="store_true",
+                   help="les avertissements de plausibilité font aussi échouer (code 1)")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
 
     p = sub.add_parser("template", help="écrire le classeur de collecte d'un service pilote")

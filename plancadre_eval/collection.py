@@ -658,8 +658,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def command_check(args) -> int:
-    """``plancadre-eval check PATH...``: 0 when every file is valid (summary on stdout), 1 otherwise
-    (one problem per line on stdout, a count on stderr)."""
+    """``plancadre-eval check PATH... [--strict]``: every problem (one per line on stdout, a count
+    on stderr), then every warning (``FICHIER:LIGNE: avertissement : …``, see
+    :mod:`plausibility`). Exit 1 when a problem exists, or with ``--strict`` a warning; else 0
+    with a summary."""
+    from .plausibility import collection_warnings
     from .referential import ReferentialError, load_referential
 
     try:
@@ -667,14 +670,27 @@ def command_check(args) -> int:
     except ReferentialError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    collection, problems = read_collection(args.paths, ref, _default_territories())
+    territories = _default_territories()
+    collection, problems = read_collection(args.paths, ref, territories)
+    warnings = collection_warnings(collection, ref, territories)
+    for p in problems:
+        print(p)
+    for w in warnings:
+        print(w)
+    strict = bool(getattr(args, "strict", False))
     if problems:
-        for p in problems:
-            print(p)
         files = len({p.file for p in problems})
         print(f"{_plural(len(problems), 'problème')} dans {_plural(files, 'fichier')} : "
               "corrigez-les puis relancez plancadre-eval check.", file=sys.stderr)
         return 1
-    print(f"OK : {_plural(len(collection.files), 'fichier')}, "
-          f"{_plural(len(collection.observations), 'observation')}.")
+    summary = (f"{_plural(len(collection.files), 'fichier')}, "
+               f"{_plural(len(collection.observations), 'observation')}")
+    if warnings and strict:
+        print(f"{_plural(len(warnings), 'avertissement')} (--strict) : vérifiez ces valeurs "
+              "auprès des services pilotes.", file=sys.stderr)
+        return 1
+    if warnings:
+        print(f"OK : {summary}, {_plural(len(warnings), 'avertissement')} à vérifier.")
+    else:
+        print(f"OK : {summary}.")
     return 0
