@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, required=True, help="année de collecte")
     p.add_argument("--pilote", help="nom court du service pilote (défaut : tous)")
     p.add_argument("--out", required=True, help="fichier .xlsx à écrire")
+    p.add_argument("--data", help="dossier de collecte, pour les valeurs de l'année précédente ; "
+                   "défaut : data/collecte")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
 
     p = sub.add_parser("demo", help="régénérer les données de démonstration (graine fixe)")

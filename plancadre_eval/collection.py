@@ -116,13 +116,15 @@ class Collection:
     ``files`` lists ``(path, sha256 hex digest)`` of every file read, in reading order;
     ``warnings`` the :class:`DataWarning` lines found while reading (identical duplicates; the
     plausibility warnings are :func:`plausibility.plausibility_warnings`); ``displays`` maps the
-    ``fichier`` column to the path shown in problem lines.
+    ``fichier`` column to the path shown in problem lines; ``file_fiches`` the fiches each file
+    (as shown in problem lines) has rows for, rows with problems included.
     """
 
     observations: pd.DataFrame
     files: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[DataWarning] = field(default_factory=list)
     displays: dict[str, str] = field(default_factory=dict)
+    file_fiches: dict[str, list[str]] = field(default_factory=dict)
 
 
 
@@ -300,14 +302,17 @@ def read_collection(
         raw.demo = _in_demo_folder(raw.path, roots)
         problems.extend(raw.problems)
     warnings: list[DataWarning] = []
-    observations, row_problems = _validate(raws, referential, territories, warnings)
+    file_fiches: dict[str, set[str]] = {}
+    observations, row_problems = _validate(raws, referential, territories, warnings, file_fiches)
     problems.extend(row_problems)
     order = {raw.display: i for i, raw in enumerate(raws)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.row if p.row is not None else -1,
                                  _COLUMN_ORDER.get(p.column, 99)))
     collection = Collection(observations=observations,
                             files=[(str(raw.path), raw.sha256) for raw in raws if raw.sha256],
-                            warnings=warnings, displays={raw.name: raw.display for raw in raws})
+                            warnings=warnings, displays={raw.name: raw.display for raw in raws},
+                            file_fiches={k: sorted(v, key=natural_key)
+                                         for k, v in file_fiches.items()})
     return collection, problems
 
 
@@ -500,7 +505,8 @@ class _RowChecks:
 
 
 def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLike,
-              warnings: list[DataWarning] | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+              warnings: list[DataWarning] | None = None,
+              file_fiches: dict[str, set[str]] | None = None) -> tuple[pd.DataFrame, list[Problem]]:
     """Check every reported row; cross-row checks (duplicates, numerator > denominator, demo and
     real data mixed) last.
 
@@ -509,6 +515,7 @@ def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLik
     copied into two folders); with different values, an error naming both files and rows.
     """
     warnings = [] if warnings is None else warnings
+    file_fiches = {} if file_fiches is None else file_fiches
     table = _frame(raws)
     if table.empty:
         return _empty_observations(), []
@@ -533,6 +540,8 @@ def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLik
         messages: list[tuple[str, str | None]] = []
         fiche, msg = checks.fiche(rec.fiche)
         messages.append(("fiche", msg))
+        if fiche is not None:
+            file_fiches.setdefault(raw.display, set()).add(fiche)
         entry, msg = checks.indicator(rec.indicateur, entry, fiche)
         messages.append(("indicateur", msg))
         if entry is not None and fiche is not None:

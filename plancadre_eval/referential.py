@@ -632,7 +632,7 @@ class _Validator:
     def cross_checks(self, plan, axes, structures, fiches, fiches_raw):
         by_file = {f.id: f.fichier for f in fiches}
         pilots = sorted({f.pilote_court for f in fiches})
-        for alias, pilot in plan.alias_pilotes:
+        for alias, pilot in plan.alias_pilotes if pilots else ():
             if pilot not in pilots:
                 self.problems.append(f"plan.yaml : plan : champ 'alias_pilotes' : '{alias}' renvoie "
                                      f"à '{pilot}', qui n'est le pilote_court d'aucune fiche ; "
