@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "défaut : data/collecte")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
 
+    p = sub.add_parser("collecte", help="suivre la collecte d'une année, service pilote par "
+                       "service pilote (valeurs attendues, reçues, manquantes)")
+    p.add_argument("--year", type=int, required=True, help="année de collecte")
+    p.add_argument("--data", help="dossier de collecte ; défaut : data/collecte")
+    p.add_argument("--pilote", help="un seul service pilote (nom du plan ou nom actuel, ex. DDETS)")
+    p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
+
     p = sub.add_parser("demo", help="régénérer les données de démonstration (graine fixe)")
     p.add_argument("--out", help="dossier de sortie ; défaut : data/demo")
     p.add_argument("--seed", type=int, default=62, help="graine du générateur")
@@ -113,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import template
 
         return template.command_template(args)
+    if args.command == "collecte":
+        from . import followup
+
+        return followup.command_collecte(args)
     if args.command == "demo":
         from . import demo
 
