@@ -117,10 +117,10 @@ def follow_up(referential: Referential, territories, year: int, collection,
             else:
                 missing.setdefault(base, []).append(code)
         files = sorted({d for f in fiches for d in files_of_fiche.get(f, ())}, key=natural_key)
-        shown_files = [display_path(d) for d in files
+        shown_files = [_shown(d, collection) for d in files
                        if d in year_files or _has_problem(d, problems)]
         attributed = set(files)
-        lines = [_line(p) for p in problems if p.file in attributed]
+        lines = [_line(p, collection) for p in problems if p.file in attributed]
         out.append(PilotFollowUp(pilot=name, label=pilot_label(referential, name), fiches=fiches,
                                  expected=len(expected), received=received,
                                  missing=list(missing.items()), files=shown_files,
@@ -128,12 +128,19 @@ def follow_up(referential: Referential, territories, year: int, collection,
     return out
 
 
-def _line(problem) -> str:
-    """A problem line with its file shown by :func:`provenance.display_path` (relative to the
-    project root, else the file name: pages never hold an absolute path)."""
+def _shown(display: str, collection) -> str:
+    """A file as the follow-up shows it: its path inside the collection folder ("2021/ddets.csv"),
+    else :func:`provenance.display_path` (pages never hold an absolute path)."""
+    names = {d: n for n, d in collection.displays.items()}
+    return names.get(display) or display_path(display)
+
+
+def _line(problem, collection) -> str:
+    """A problem line with its file shown by :func:`_shown`."""
     from .spreadsheets import Problem
 
-    return str(Problem(display_path(problem.file), problem.row, problem.column, problem.message))
+    return str(Problem(_shown(problem.file, collection), problem.row, problem.column,
+                       problem.message))
 
 
 def _has_problem(display: str, problems: list) -> bool:
@@ -143,7 +150,7 @@ def _has_problem(display: str, problems: list) -> bool:
 def unattributed_problems(collection, problems: list) -> list[str]:
     """Problem lines of files with no row naming a fiche of the plan (unreadable, wrong header…)."""
     known = set(collection.file_fiches)
-    return [_line(p) for p in problems if p.file not in known]
+    return [_line(p, collection) for p in problems if p.file not in known]
 
 
 def reminders_table(followups: list[PilotFollowUp]) -> pd.DataFrame:
