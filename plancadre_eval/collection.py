@@ -57,9 +57,7 @@ from .spreadsheets import (  # noqa: F401 - re-exported: the collection's readin
     read_file,
 )
 from .territories import Level, expected_codes, structure_level
-
-#: The file marking a folder of demonstration data (written by :mod:`demo`).
-DEMO_MARKER = "DEMONSTRATION"
+from .demo import MARKER as DEMO_MARKER  # the file marking a folder of demonstration data
 
 #: Columns of :attr:`Collection.observations` (ARCHITECTURE.md, "Observations").
 OBSERVATION_COLUMNS = (
