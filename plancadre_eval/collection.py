@@ -33,6 +33,7 @@ from typing import Any, Iterable, Protocol
 
 import pandas as pd
 
+from .demo import MARKER as DEMO_MARKER  # the file marking a folder of demonstration data
 from .provenance import natural_key
 from .referential import COMPONENTS, Indicator, Referential, suggest
 from .spreadsheets import (  # noqa: F401 - re-exported: the collection's reading vocabulary
@@ -57,7 +58,6 @@ from .spreadsheets import (  # noqa: F401 - re-exported: the collection's readin
     read_file,
 )
 from .territories import Level, expected_codes, structure_level
-from .demo import MARKER as DEMO_MARKER  # the file marking a folder of demonstration data
 
 #: Columns of :attr:`Collection.observations` (ARCHITECTURE.md, "Observations").
 OBSERVATION_COLUMNS = (
@@ -628,7 +628,8 @@ def _demo_mix(raws: list[RawFile], table: pd.DataFrame, bad_rows: set[tuple[int,
     A row whose ``source`` says "démonstration" read from a folder without the ``DEMONSTRATION``
     marker, or a row without it read from a folder holding the marker, is an error."""
     problems = []
-    demo_rows = table["source"].map(is_demo_source).astype(bool)
+    demo_of = {s: is_demo_source(s) for s in table["source"].unique()}
+    demo_rows = table["source"].map(demo_of).astype(bool)
     for index, raw in enumerate(raws):
         mine = (table["file_index"] == index) & (table["valeur"] != "")
         wrong = mine & (demo_rows != raw.demo)
