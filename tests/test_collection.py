@@ -474,6 +474,30 @@ def test_folder_split_by_year_reads_like_the_flat_folder(tmp_path, ref):
     pd.testing.assert_frame_equal(a[columns], b[columns])
     assert b["fichier"].tolist() == ["2019/fiche-1.4.csv"] * 2 + ["2020/fiche-1.4.csv",
                                                                   "2021/fiche-1.4.csv"]
+    from plancadre_eval.engine import Engine
+
+    shown = ["indicateur", "territoire", "valeur", "valeur_n_1", "evolution", "reference", "statut"]
+    flat_table = Engine(ref, a).computed_table(2021, ["1.4"])[shown]
+    split_table = Engine(ref, b).computed_table(2021, ["1.4"])[shown]
+    pd.testing.assert_frame_equal(flat_table, split_table)
+    assert flat_table.set_index("indicateur").loc["1.4.1", "valeur_n_1"] == 12
+
+
+def test_milestone_declared_once_stays_done_in_later_years(tmp_path, ref):
+    """A milestone answered "oui" in the 2019 sub-folder is done in 2021 without being declared
+    again; read from the 2021 sub-folder alone (the old one-folder-per-year way) it is late."""
+    from plancadre_eval.engine import Engine
+
+    for year in (2019, 2021):
+        (tmp_path / str(year)).mkdir()
+    write_csv(tmp_path / "2019", ["1.4;1.4.J1;2019;62;oui;;"], name="ddcs.csv")
+    write_csv(tmp_path / "2021", ["1.4;1.4.1;2021;62;12;;"], name="ddcs.csv")
+    whole = load_collection(tmp_path, ref, TERR).observations
+    status = Engine(ref, whole).milestones(2021, "1.4").set_index("jalon")["statut"]
+    assert status["1.4.J1"] == "réalisé"
+    one_year = load_collection(tmp_path / "2021", ref, TERR).observations
+    assert Engine(ref, one_year).milestones(2021, "1.4").set_index("jalon")["statut"][
+        "1.4.J1"] == "en retard"
 
 
 DEMO_ROW = "1.4;1.4.1;2021;62;12;données de démonstration (fictives);"
