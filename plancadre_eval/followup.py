@@ -180,7 +180,8 @@ def format_followup(year: int, followups: list[PilotFollowUp], data_label: str,
         for p in f.problems:
             lines.append(f"  {p}")
     if orphans:
-        lines += ["", "Problèmes qui ne concernent aucune fiche (fichier illisible, en-tête, dossier vide) :"] + [f"  {p}" for p in orphans]
+        lines += ["", "Problèmes qui ne concernent aucune fiche (fichier illisible, en-tête, "
+                  "dossier vide) :"] + [f"  {p}" for p in orphans]
     return "\n".join(lines) + "\n"
 
 
