@@ -371,13 +371,45 @@ def _jsonable(obj: Any) -> Any:
 
 # --- loading --------------------------------------------------------------------------------
 
+#: Referentials already read in this process, keyed by their files' contents (see
+#: :func:`load_referential`): a warm kernel rendering a year's pages reads the YAML once.
+_LOADED: dict[tuple, Referential] = {}
+#: libyaml's parser when PyYAML was built with it (ten times faster, same documents), else Python's.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _content_key(folder: Path) -> tuple | None:
+    """``(folder, ((file, bytes), ...))`` of a referential's files, None if one cannot be read."""
+    files = [folder] if folder.is_file() else \
+        [folder / "plan.yaml"] + sorted(folder.glob("fiches-*.yaml")) if folder.is_dir() else []
+    try:
+        return (str(folder.resolve()), tuple((str(f), f.read_bytes()) for f in files))
+    except OSError:
+        return None
+
+
 def load_referential(folder: str | Path | None = None) -> Referential:
     """Load and validate a referential folder (default: the shipped plan 2019-2022).
 
     A single YAML file holding ``plan``, ``axes``, ``structures`` and ``fiches`` is accepted too.
-    Raises :class:`ReferentialError` with every problem found.
+    Raises :class:`ReferentialError` with every problem found. The result is kept for the
+    process and returned again while the folder's files hold the same bytes (a
+    :class:`Referential` is frozen: sharing it is safe).
     """
     folder = Path(folder) if folder else paths.default_referential()
+    key = _content_key(folder)
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    referential = _load_referential(folder)
+    if key is not None:
+        if len(_LOADED) > 4:
+            _LOADED.clear()
+        _LOADED[key] = referential
+    return referential
+
+
+def _load_referential(folder: Path) -> Referential:
+    """:func:`load_referential` without the cache."""
     problems: list[str] = []
     if folder.is_file():
         files = [folder]
@@ -392,7 +424,7 @@ def load_referential(folder: str | Path | None = None) -> Referential:
             problems.append(f"{path} : fichier manquant (un référentiel contient plan.yaml).")
             continue
         try:
-            docs.append((path, yaml.safe_load(path.read_text(encoding="utf-8"))))
+            docs.append((path, yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(f"{path} : YAML illisible ({_short(exc)}).")
     if problems:

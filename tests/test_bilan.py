@@ -172,3 +172,13 @@ def test_bilan_figures_agree_with_the_year_pages():
         synthesis.SynthesisData(context=sd.context, statuses=sd.statuses, summary=bd.summary,
                                 targets=sd.targets, milestones=sd.milestones,
                                 completeness=sd.completeness, table=sd.table, due=sd.due)).values.tolist()
+
+
+def test_trajectory_runs_from_the_baseline_to_the_last_year(tmp_path, monkeypatch):
+    """1.1.4 places: baseline 100 (2019-01-01), 2020 = 40 + 30 = 70, 2021 = 50 + 30 = 80:
+    from the baseline to 2021, −20 (−20 %)."""
+    monkeypatch.setattr(bilan_page, "HEADLINE_INDICATORS", ("1.1.4", "9.9.9"))
+    bd = bilan_page.bilan_data(_context(tmp_path, 2021), 2019, 2021)
+    table = bilan_page.trajectory_table(bd)
+    assert table.values.tolist() == [["Libellé 1.1.4 (places)", "1.1", "100 (2019)", "—", "70", "80",
+                                      "−20 (−20\u00a0%)"]]

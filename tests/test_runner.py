@@ -785,6 +785,24 @@ def test_cli_end_to_end_with_the_real_validation_and_indicator_table(cli_project
     assert "0 produite(s), 3 réutilisée(s), 0 échec(s)." in out
 
 
+def test_the_longest_pages_start_first():
+    ref = load_referential()
+    by_size = sorted(ref.fiche_ids, key=lambda f: -len(ref.fiche(f).indicateurs))
+    small, large = by_size[-1], by_size[0]
+    assert len(ref.fiche(large).indicateurs) > len(ref.fiche(small).indicateurs)
+
+    def task(name, kind, fiche=None, year=2021):
+        return PageTask(year=year, name=name, kind=kind, fiche=fiche, notebook="nb.ipynb",
+                        notebook_display="nb.ipynb", parameters={}, title=name, root=".", run_token="t")
+
+    tasks = [task(f"fiche-{small}", "fiche", small), task(f"fiche-{large}", "fiche", large),
+             task("synthese", "synthese"), task(f"fiche-{large}", "fiche", large, year=2020),
+             task("diagnostic", "diagnostic")]
+    order = [(t.year, t.name) for t in runner.longest_first(tasks, ref)]
+    assert order == [(2021, "diagnostic"), (2021, "synthese"), (2020, f"fiche-{large}"),
+                     (2021, f"fiche-{large}"), (2021, f"fiche-{small}")]
+
+
 # --- the bilan of the plan ----------------------------------------------------------------------
 
 BILAN_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "bilan_plan.ipynb"

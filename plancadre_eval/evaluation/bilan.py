@@ -21,7 +21,7 @@ from ..referential import Indicator
 from ..statuses import FicheStatus, plan_summary
 from .context import Context, load_context  # noqa: F401 (the notebook calls load_context)
 from .html import (
-    MISSING, STYLE, Html, badge, demo_notice, esc, figure, html_table, link, paragraph,
+    MISSING, STYLE, Html, badge, change_text, demo_notice, esc, figure, html_table, link, paragraph,
     plural, provenance_html, referential_rows, value_text,
 )
 from .synthesis import KEY_INDICATORS
@@ -264,30 +264,44 @@ def milestones_section(bd: BilanData) -> Html:
                                              numeric=("Nombre", "Part"), row_header="Jalons"))
 
 
+#: The bilan's headline indicators: the synthesis' key figures, then what the préfecture quoted at
+#: the end of the plan (professionals trained, social workers' posts, places created).
+HEADLINE_INDICATORS = KEY_INDICATORS + tuple(
+    i for i in ("1.2.1", "2.9.1", "2.1.3", "2.17.1") if i not in KEY_INDICATORS)
+
+
 def trajectory_table(bd: BilanData) -> pd.DataFrame:
-    """Headline indicators (:data:`~plancadre_eval.evaluation.synthesis.KEY_INDICATORS`), département
+    """Headline indicators (:data:`HEADLINE_INDICATORS` present in the referential), département
     values (strings): ``Indicateur``, ``Fiche``, ``État des lieux`` (baseline and its year), one
-    column per year of the bilan."""
+    column per year of the bilan, ``Évolution depuis l'état des lieux`` (last year's value minus the
+    baseline, and in % of the baseline)."""
     ctx, engine = bd.context, bd.context.engine
     dept = ctx.departement
     rows = []
-    for iid in KEY_INDICATORS:
+    for iid in HEADLINE_INDICATORS:
         ind = next((i for i in ctx.referential.indicators() if i.id == iid), None)
         if ind is None:
             continue
         table = engine.table(bd.last, ind.fiche)
         row = table[(table["indicateur"] == iid) & (table["territoire"] == dept)]
-        baseline = MISSING
+        baseline, change = MISSING, MISSING
         if not row.empty and not formatting.is_missing(row.iloc[0]["reference"]):
-            baseline = f"{value_text(row.iloc[0]['reference'], ind)} ({row.iloc[0]['annee_reference']})"
+            r = row.iloc[0]
+            baseline = f"{value_text(r['reference'], ind)} ({r['annee_reference']})"
+            if not formatting.is_missing(r["valeur"]):
+                change = change_text(r["valeur"] - r["reference"], r["evolution_reference_pct"], ind,
+                                     str(r["diffusion"]))
         values = engine.values(bd.last, ind.fiche)
         values = values[(values["indicateur"] == iid) & (values["territoire"] == dept)]
         by_year = {int(a): (v, d) for a, v, d in zip(values["annee"], values["valeur"], values["diffusion"])}
         cells = [value_text(by_year[y][0], ind, by_year[y][1]) if y in by_year else MISSING for y in bd.years]
         label = f"{ind.libelle} ({ind.unite})" if ind.unite and ind.type != "pourcentage" else ind.libelle
-        rows.append([label, ind.fiche, baseline] + cells)
+        rows.append([label, ind.fiche, baseline] + cells + [change])
     return pd.DataFrame(rows, columns=["Indicateur", "Fiche", "État des lieux"]
-                        + [str(y) for y in bd.years], dtype=object)
+                        + [str(y) for y in bd.years] + [CHANGE_COLUMN], dtype=object)
+
+
+CHANGE_COLUMN = "Évolution depuis l'état des lieux"
 
 
 def trajectory_section(bd: BilanData) -> Html:
@@ -295,7 +309,7 @@ def trajectory_section(bd: BilanData) -> Html:
     if table.empty:
         return Html(paragraph("Aucun des indicateurs phares n'est présent dans ce référentiel."))
     return Html(html_table(table, f"Indicateurs phares, Pas-de-Calais, de l'état des lieux à {bd.last}",
-                           numeric=["État des lieux"] + [str(y) for y in bd.years],
+                           numeric=["État des lieux"] + [str(y) for y in bd.years] + [CHANGE_COLUMN],
                            row_header="Indicateur"))
 
 
