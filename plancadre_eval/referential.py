@@ -264,7 +264,9 @@ class PlanFigure:
 @dataclass(frozen=True)
 class Plan:
     """The plan itself (``plan:`` of ``plan.yaml``): its département, implementation years
-    ``annee_debut``..``annee_fin`` and baseline year ``annee_reference``."""
+    ``annee_debut``..``annee_fin`` and baseline year ``annee_reference``; ``facteur_plausibilite``
+    the year-on-year change (×f or ÷f) beyond which ``check`` warns; ``alias_pilotes`` the current
+    names of renamed pilot services as ``(alias, pilote_court)`` pairs (DDCS became DDETS in 2021)."""
 
     id: str
     titre: str
@@ -273,6 +275,8 @@ class Plan:
     annee_fin: int
     annee_reference: int
     source: str = ""
+    facteur_plausibilite: float = 3.0
+    alias_pilotes: tuple[tuple[str, str], ...] = ()
 
     @property
     def years(self) -> list[int]:
@@ -498,6 +502,8 @@ class _Validator:
             annee_fin=s.year("annee_fin"),
             annee_reference=s.year("annee_reference"),
             source=s.text("source", required=False),
+            facteur_plausibilite=s.factor("facteur_plausibilite", default=3.0),
+            alias_pilotes=s.aliases("alias_pilotes"),
         )
 
     def axis(self, path, d):
@@ -657,6 +663,12 @@ class _Validator:
 
     def cross_checks(self, plan, axes, structures, fiches, fiches_raw):
         by_file = {f.id: f.fichier for f in fiches}
+        pilots = sorted({f.pilote_court for f in fiches})
+        for alias, pilot in plan.alias_pilotes if pilots else ():
+            if pilot not in pilots:
+                self.problems.append(f"plan.yaml : plan : champ 'alias_pilotes' : '{alias}' renvoie "
+                                     f"à '{pilot}', qui n'est le pilote_court d'aucune fiche ; "
+                                     f"pilotes du plan : {', '.join(pilots)}.")
         seen: dict[str, str] = {}
         for f in fiches:
             if f.id in seen:
@@ -787,6 +799,24 @@ class _Section:
             self.err(key, f"valeur {val!r} inconnue ; valeurs admises : "
                           f"{', '.join(choices)}.{hint}")
         return val
+
+    def factor(self, key, default: float) -> float:
+        """A factor above 1 (``default`` when absent)."""
+        val = self.data.get(key, default)
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not val > 1:
+            self.err(key, f"attendu un nombre supérieur à 1 (ex. 3 : une valeur triplée ou "
+                          f"divisée par trois d'une année sur l'autre), trouvé {val!r}.")
+            return default
+        return float(val)
+
+    def aliases(self, key) -> tuple[tuple[str, str], ...]:
+        """``{alias: pilote_court}`` -> sorted ``(alias, pilote_court)`` pairs."""
+        val = self.data.get(key) or {}
+        if not isinstance(val, dict):
+            self.err(key, "attendu un dictionnaire « nouveau nom: nom court du plan » (ex. "
+                          "DDETS: DDCS).")
+            return ()
+        return tuple(sorted((str(k).strip(), str(v).strip()) for k, v in val.items()))
 
     def year(self, key):
         """A year such as 2019 (``referential.coerce_year``); 0 after recording the problem."""

@@ -29,16 +29,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 if TYPE_CHECKING:
-    from .collection import Problem
+    from .spreadsheets import Problem
     from .statuses import FicheStatus
 
 
 def _collection():
-    """:mod:`plancadre_eval.collection` (its parsers and :class:`Problem`), imported on first use:
-    ``run`` plans a year without importing pandas when nothing has to be rendered."""
-    from . import collection
+    """:mod:`plancadre_eval.spreadsheets` (French Excel parsers and :class:`Problem`), imported on
+    first use: ``run`` plans a year without importing pandas when nothing has to be rendered."""
+    from . import spreadsheets
 
-    return collection
+    return spreadsheets
 
 PREFILLED_COLUMNS = ("fiche", "titre", "pilote", "statut_calcule", "commentaires_a_relire")
 FILLED_COLUMNS = ("statut_retenu", "justification", "avis_comite", "decisions",
