@@ -21,6 +21,7 @@ from ..engine import completeness_summary
 from ..referential import (
     READING_LABELS, UNDATED_TEXT, Fiche, Indicator, fiche_sort_key, origin_label,
 )
+from ..notebook_figures import alt_text  # noqa: F401 (notebooks: evaluation.alt_text(fig, "…"))
 from .context import Context, load_context  # noqa: F401 (the notebook calls load_context)
 from .html import (
     Html, STYLE, Span, badge, bullet_list, change_text, date_text, decimals_of, demo_notice,

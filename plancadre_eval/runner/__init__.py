@@ -214,7 +214,8 @@ def run_years(
                     notebook_display=display_path(page.notebook, root, absolute=True),
                     parameters=page.parameters, title=page.title, root=str(root), run_token=token,
                     reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
-                    start_timeout=start_timeout, cell_timeout=cell_timeout))
+                    start_timeout=start_timeout, cell_timeout=cell_timeout,
+                    complement=str(page.complement) if page.complement else None))
 
     results: dict[tuple[int, str], PageResult] = {}
     indicator_outcome: dict[int, dict[str, Any]] = {}
