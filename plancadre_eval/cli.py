@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="aucune barre de progression")
     p.add_argument("--scheduler", help="adresse d'un ordonnanceur Dask distributed (tcp://…)")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : selon params")
+
+    p = sub.add_parser("lab", help="ouvrir dans JupyterLab une copie paramétrée du notebook d'une fiche")
+    p.add_argument("--fiche", required=True, help="fiche à explorer (ex. 2.6)")
+    p.add_argument("--year", required=True, help="année évaluée")
+    p.add_argument("--params", help="fichier params/<année>.yaml ; défaut : celui de l'année")
+    p.add_argument("--no-launch", action="store_true",
+                   help="écrire les copies et afficher la commande sans lancer JupyterLab")
     return parser
 
 
@@ -117,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import runner
 
         return runner.command_run(args)
+    if args.command == "lab":
+        from . import lab
+
+        return lab.command_lab(args)
     parser.error(f"commande inconnue {args.command!r}")
     return 2
 
