@@ -83,7 +83,12 @@ def figure_png(fig: Any, dpi: int = DPI) -> bytes:
 
 def display_figure(fig: Any) -> bool:
     """Publish a figure as an image output with its alt text (IPython's display function for
-    :class:`~matplotlib.figure.Figure`); returns True (displayed)."""
+    :class:`~matplotlib.figure.Figure`); returns True (displayed).
+
+    A figure made with pyplot is then closed (as the inline backend does at the end of a cell), so
+    that a figure shown as a cell's last value is not shown a second time by the inline backend."""
+    import sys
+
     from IPython.display import publish_display_data
 
     data = base64.b64encode(figure_png(fig)).decode("ascii")
@@ -92,6 +97,11 @@ def display_figure(fig: Any) -> bool:
         data={"image/png": data, "text/plain": f"<Figure {int(w * DPI)}x{int(h * DPI)}>"},
         metadata={"image/png": {"alt": figure_alt(fig)}},
     )
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    number = getattr(fig, "number", None)
+    if pyplot is not None and number is not None and pyplot.fignum_exists(number) \
+            and pyplot.figure(number) is fig:
+        pyplot.close(fig)
     return True
 
 
