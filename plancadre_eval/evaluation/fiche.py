@@ -9,7 +9,6 @@ arrive empty with ``diffusion == "secret"`` and are written "secret".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,7 +27,7 @@ from .fiche_charts import (  # noqa: F401 (the notebook calls the chart sections
     territory_breakdown, territory_figures,
 )
 from .html import (
-    Html, STYLE, Span, badge, bullet_list, change_text, date_text, decimals_of, demo_notice,
+    Html, STYLE, Span, badge, bullet_list, change_text, date_text, demo_notice,
     esc, figure, html_table, link, paragraph, plural, provenance_html, referential_rows,
     rule_html, value_text,
 )
