@@ -49,6 +49,12 @@ class Context:
         return Engine(self.referential, self.observations, self.territories, self.public,
                       self.expected, self.secret_threshold)
 
+    def fiche_statuses(self, year: int, fiches=None) -> pd.DataFrame:
+        """The status each fiche is counted with for ``year`` (columns of
+        :meth:`Engine.statuses <plancadre_eval.engine.Engine.statuses>`): the one place the
+        synthesis, the bilan and the year-over-year facts read fiche statuses from."""
+        return self.engine.statuses(year, fiches)
+
     @property
     def departement(self) -> str:
         return self.referential.plan.departement
