@@ -126,16 +126,23 @@ def cache_reasons(previous: dict[str, Any] | None, inputs: dict[str, Any], *,
 Validator = Callable[[Path, Any], dict[str, list[str]]]
 
 
-def validate_collection(data_dir: Path, referential) -> dict[str, list[str]]:
+def validate_collection(data_dir: Path, referential, warnings: list[str] | None = None
+                        ) -> dict[str, list[str]]:
     """Validate the collection files of ``data_dir`` like ``plancadre-eval check`` and return, for
-    each file (path relative to ``data_dir``), the fiches it holds rows for.
+    each file (path relative to ``data_dir``), the fiches it holds rows for; the plausibility
+    warning lines (:func:`plancadre_eval.plausibility.collection_warnings`) are appended to
+    ``warnings`` when given.
 
     Raises :class:`InputError` with the ``check`` problem lines.
     """
     from .. import collection
+    from ..plausibility import collection_warnings
 
     try:
         loaded = collection.load_collection([data_dir], referential)
+        if warnings is not None:
+            warnings.extend(str(w) for w in collection_warnings(
+                loaded, referential, collection._default_territories()))
     except collection.CollectionError as exc:
         raise InputError([str(p) for p in exc.problems],
                          title=f"Données de collecte invalides "
@@ -211,7 +218,7 @@ def _sources_unchanged(sources: list[dict[str, str]], root: Path) -> bool:
     return True
 
 
-_validation_memo: dict[str, dict[str, list[str]]] = {}
+_validation_memo: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
 
 
 def _validate_inputs(data_dir: Path, referential, data_files: dict[str, str], ref_hash: str,
@@ -233,12 +240,18 @@ def _validate_inputs(data_dir: Path, referential, data_files: dict[str, str], re
                    "validateur": getattr(validator, "__qualname__", "collection")})
     if cached.get("cle") == key and isinstance(cached.get("fiches_par_fichier"), dict):
         mapping = cached["fiches_par_fichier"]
+        warnings = list(cached.get("avertissements") or [])
     elif key + str(data_dir) in _validation_memo:
-        mapping = _validation_memo[key + str(data_dir)]
+        mapping, warnings = _validation_memo[key + str(data_dir)]
     else:
-        mapping = (validator or validate_collection)(data_dir, referential)
-        _validation_memo[key + str(data_dir)] = mapping
-    return mapping, sources, {"cle": key, "fiches_par_fichier": mapping, "sources": sources}
+        warnings = []
+        if validator is None:
+            mapping = validate_collection(data_dir, referential, warnings)
+        else:
+            mapping = validator(data_dir, referential)
+        _validation_memo[key + str(data_dir)] = (mapping, warnings)
+    return mapping, sources, {"cle": key, "fiches_par_fichier": mapping, "sources": sources,
+                              "avertissements": warnings}
 
 
 def _due_fiches(referential, year: int) -> list[str]:
@@ -298,6 +311,7 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
     previous = load_manifest(year_dir)
     mapping, sources, validation = _validate_inputs(data_dir, referential, data_files, ref_hash,
                                                     lib_hash, previous, validator, root, sources)
+    notes += validation["avertissements"]  # plausibility warnings, printed before the run
     public = {e["fichier"]: e["sha256"] for e in sources if _is_public_file(e)}
     territory = {e["fichier"]: e["sha256"] for e in sources if not _is_public_file(e)}
 
