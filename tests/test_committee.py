@@ -95,6 +95,21 @@ def test_comments_appear_once_their_year_s_record_says_oui(referential, data_dir
     assert COMMENT_2021 in html and "Premier bilan" in html and "en attente" not in html
 
 
+def test_the_comment_table_an_analyst_filters_stays_behind_the_gate(referential, data_dir):  # noqa: F811
+    published = fiche_data(referential, data_dir,
+                           {2021: record(2021, a=entry("en retard", publish_comments=True))})
+    table = committee.fiche_comments(published)
+    assert table.to_dict("records") == [{"Année": 2021, "Indicateur": "1.1.3",
+                                         "Territoire": "Pas-de-Calais",
+                                         "Commentaire": "Bilan positif <confirmé> & partagé"}]
+    html = committee.comments_section(published, table=table[["Commentaire"]])
+    assert COMMENT_2021 in html
+    # a table built for a fiche whose comments are not published shows none of them
+    withheld = fiche_data(referential, data_dir, {})
+    assert COMMENT_2021 not in committee.comments_section(withheld, table=table)
+    assert COMMENT_2021 not in committee.comments_section(withheld, table=table[["Commentaire"]])
+
+
 def write_followup(folder: Path, suivi: str) -> None:
     wb = openpyxl.Workbook()
     wb.active.title = "Collecte"

@@ -100,11 +100,11 @@ def followup_section(data: "FicheData") -> Html:
 
 # --- pilots' comments, gated ------------------------------------------------------------------
 
-def fiche_comments(data: "FicheData", year: int | None = None) -> pd.DataFrame:
-    """Comments reported for the fiche (``commentaire`` column of the collection files, and the text
-    of qualitative indicators), for ``year`` (default: the evaluated year) or, with ``year=0``, for
-    every year up to the evaluated one: ``Année``, ``Indicateur``, ``Territoire``, ``Commentaire``.
-    Raw texts: pages show them through :func:`published_comments` only."""
+def _reported_comments(data: "FicheData", year: int | None = None) -> pd.DataFrame:
+    """Every comment reported for the fiche (``commentaire`` column of the collection files, and
+    the text of qualitative indicators), for ``year`` (default: the evaluated year) or, with
+    ``year=0``, for every year up to the evaluated one: ``Année``, ``Indicateur``, ``Territoire``,
+    ``Commentaire``. Not for display: :func:`fiche_comments` and :func:`published_comments` gate it."""
     ctx, f = data.context, data.fiche
     obs = ctx.observations
     ids = {i.id for i in f.indicateurs} | {m.id for m in f.jalons}
@@ -132,9 +132,16 @@ def fiche_comments(data: "FicheData", year: int | None = None) -> pd.DataFrame:
 
 
 def published_comments(data: "FicheData", year: int | None = None) -> tuple[pd.DataFrame, int]:
-    """``(comments the committee allowed to publish, number awaiting review)``: :func:`fiche_comments`
-    through :func:`~plancadre_eval.review.gate_comments`."""
-    return gate_comments(fiche_comments(data, year), data.context.reviews, data.fiche.id)
+    """``(comments the committee allowed to publish, number awaiting review)``: the reported
+    comments through :func:`~plancadre_eval.review.gate_comments`."""
+    return gate_comments(_reported_comments(data, year), data.context.reviews, data.fiche.id)
+
+
+def fiche_comments(data: "FicheData", year: int | None = None) -> pd.DataFrame:
+    """The comments of the fiche the committee allowed to publish (same columns and ``year`` as
+    :func:`_reported_comments`): a table an analyst may filter and hand to
+    :func:`comments_section` (``table=``); withheld comments are never in it."""
+    return published_comments(data, year)[0]
 
 
 def pending_text(n: int) -> str:
@@ -142,11 +149,19 @@ def pending_text(n: int) -> str:
     return f"{plural(n, 'commentaire')} en attente de relecture par le comité de pilotage."
 
 
-def comments_section(data: "FicheData") -> Html:
+def comments_section(data: "FicheData", table: pd.DataFrame | None = None) -> Html:
     """The pilots' comments of the year once the committee allowed their publication (else how
-    many wait for review), earlier years' published comments in a ``<details>``."""
+    many wait for review), earlier years' published comments in a ``<details>``. ``table``
+    (default :func:`fiche_comments` of the year) is the year's table shown; it goes through the
+    gate again (rows of a year whose record does not publish the fiche are dropped; without an
+    ``Année`` column, the evaluated year's record decides)."""
     y = data.year
     now, pending = published_comments(data)
+    if table is not None:
+        if "Année" in table.columns:
+            now = gate_comments(table, data.context.reviews, data.fiche.id)[0]
+        else:
+            now = table if comments_published(data.context.reviews, data.fiche.id, y) else table.iloc[0:0]
     all_years, pending_all = published_comments(data, 0)
     before = all_years[all_years["Année"] < y]
     pending_before = pending_all - pending
@@ -156,9 +171,9 @@ def comments_section(data: "FicheData") -> Html:
     if pending:
         out.append(f'<p class="en-attente">{esc(pending_text(pending))}</p>')
     if not now.empty:
-        table = now.drop(columns="Année")
-        out.append(html_table(table.astype(object), f"Commentaires déclarés pour {y}",
-                              row_header="Indicateur"))
+        shown = now.drop(columns="Année", errors="ignore")
+        out.append(html_table(shown.astype(object), f"Commentaires déclarés pour {y}",
+                              row_header="Indicateur" if "Indicateur" in shown.columns else None))
     if not before.empty or pending_before:
         shown = before.astype(object).assign(Année=[str(a) for a in before["Année"]])
         inner = (html_table(shown, "Commentaires des années précédentes", row_header="Année")

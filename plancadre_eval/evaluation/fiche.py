@@ -9,7 +9,6 @@ arrive empty with ``diffusion == "secret"`` and are written "secret".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,9 +23,14 @@ from ..referential import (
 from .committee import (  # noqa: F401 (sections of the page, called by the notebook)
     comments_section, committee_section, fiche_comments, followup_section, status_lines,
 )
+from ..notebook_figures import alt_text  # noqa: F401 (notebooks: evaluation.alt_text(fig, "…"))
 from .context import Context, load_context  # noqa: F401 (the notebook calls load_context)
+from .fiche_charts import (  # noqa: F401 (the notebook calls the chart sections from here)
+    _years_text, charts_section, indicator_figure, indicator_figures, territories_section,
+    territory_breakdown, territory_figures,
+)
 from .html import (
-    Html, STYLE, Span, badge, bullet_list, change_text, date_text, decimals_of, demo_notice,
+    Html, STYLE, Span, badge, bullet_list, change_text, date_text, demo_notice,
     esc, figure, html_table, link, paragraph, plural, provenance_html, referential_rows,
     rule_html, value_text,
 )
@@ -126,13 +130,6 @@ def fiche_data(ctx: Context, fiche_id: str) -> FicheData:
 
 
 # --- one fiche: sections ---------------------------------------------------------------------------
-
-def _years_text(years: Sequence[int]) -> str:
-    years = [str(y) for y in years]
-    if not years:
-        return "aucune année du plan"
-    return years[0] if len(years) == 1 else ", ".join(years[:-1]) + " et " + years[-1]
-
 
 # --- what the plan says and what the evaluators added (issue 15) ------------------------------
 
@@ -327,16 +324,19 @@ def indicator_overview(data: FicheData) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols, dtype=object)
 
 
-def indicators_section(data: FicheData) -> Html:
+def indicators_section(data: FicheData, table: pd.DataFrame | None = None) -> Html:
     """The table of the fiche's indicators for the year (département values, reference, previous
-    year, change, target, progress, status), with how each value was obtained in a ``<details>``."""
+    year, change, target, progress, status), with how each value was obtained in a ``<details>``.
+
+    ``table`` (default :func:`indicator_overview`) is the table shown: drop or rename columns,
+    filter rows or add a column between the two calls."""
     y, ctx = data.year, data.context
-    table = indicator_overview(data)
+    table = indicator_overview(data) if table is None else table
+    numeric = ("Référence", str(y - 1), str(y), "Évolution sur un an", "Progression vers la cible")
     out = [html_table(table, f"Indicateurs de la fiche {data.fiche.id} en {y}, "
                              f"{ctx.name_of(ctx.departement)}",
-                      numeric=("Référence", str(y - 1), str(y), "Évolution sur un an",
-                               "Progression vers la cible"),
-                      row_header="N°")]
+                      numeric=[c for c in numeric if c in table.columns],
+                      row_header="N°" if "N°" in table.columns else None)]
     notes = []
     for ind in data.fiche.indicateurs:
         r = data.row(ind.id)
@@ -355,179 +355,6 @@ def indicators_section(data: FicheData) -> Html:
     if notes:
         out.append("<details><summary>Mode de calcul des valeurs</summary>" + bullet_list(notes)
                    + "</details>")
-    return Html("".join(out))
-
-
-def _series_alt(label: str, unit: str, territory: str, points: Sequence[tuple[int, Any, str]],
-                decimals: int, target: float | None = None, target_date: Any = None,
-                pct: bool = False) -> str:
-    def fmt(v):
-        return formatting.format_percent(v, decimals) if pct else formatting.format_number(v, decimals)
-
-    parts = []
-    for year, value, diff in points:
-        if diff == "secret":
-            parts.append(f"secret en {year}")
-        elif formatting.is_missing(value):
-            parts.append(f"pas de valeur en {year}")
-        else:
-            parts.append(f"{fmt(value)} en {year}")
-    years = [p[0] for p in points]
-    span = f"de {min(years)} à {max(years)}" if years else ""
-    unit_text = f" ({unit})" if unit and not pct else ""
-    text = f"{label}{unit_text}, {territory}, {span} : " + ", ".join(parts)
-    if target is not None and not formatting.is_missing(target):
-        text += f" ; cible {fmt(target)}"
-        if target_date is not None and not formatting.is_missing(target_date):
-            text += f" au {date_text(target_date)}"
-    return text + "."
-
-
-def _baseline(fiche: Fiche, ind: Indicator, territory: str):
-    for b in fiche.etat_des_lieux:
-        if b.indicateur == ind.id and b.territoire == territory:
-            return b
-    return None
-
-
-def indicator_figure(data: FicheData, ind: Indicator) -> Html | None:
-    """Chart of one quantitative indicator for the département from the reference year to the
-    year, with its target (dashed) and the plan's baseline; None when there is no value at all."""
-    from .. import charts
-
-    ctx, y = data.context, data.year
-    dept = ctx.departement
-    first = ctx.referential.plan.annee_reference
-    vals = data.values[(data.values["indicateur"] == ind.id) & (data.values["territoire"] == dept)]
-    by_year = {int(a): (v, str(d)) for a, v, d in zip(vals["annee"], vals["valeur"], vals["diffusion"])}
-    if not any(not formatting.is_missing(v) for v, _ in by_year.values()):
-        return None
-    years = list(range(first, y + 1))
-    series = pd.DataFrame({"annee": years,
-                           "valeur": [by_year.get(a, (math.nan, ""))[0] for a in years]})
-    r = data.row(ind.id)
-    target = target_date = None
-    if r is not None and not formatting.is_missing(r["cible"]):
-        target = float(r["cible"])
-        target_date = formatting.to_date(r["echeance_cible"]) if r["echeance_cible"] else None
-    b = _baseline(data.fiche, ind, dept)
-    pct = ind.type == "pourcentage"
-    unit = "%" if pct else ind.unite
-    fig = charts.indicator_chart(
-        series, title="", unit=unit, decimals=decimals_of(ind),
-        years=(first, y), target=target, target_date=target_date,
-        baseline=float(b.valeur) if b is not None else None,
-        baseline_date=b.date if b is not None else None, label=ctx.name_of(dept))
-    points = [(a, by_year.get(a, (math.nan, ""))[0], by_year.get(a, (math.nan, ""))[1]) for a in years]
-    alt = _series_alt(ind.libelle, unit, ctx.name_of(dept), points, decimals_of(ind), target,
-                      target_date, pct)
-    caption = f"{ind.id} : valeurs départementales {first}-{y}"
-    if target is not None:
-        caption += " ; cible en pointillés jusqu'à son échéance"
-    if b is not None:
-        caption += " ; cercle vide : état des lieux du plan"
-    gaps = [a for a, v, d in points if formatting.is_missing(v) and d != "secret"]
-    if gaps:
-        caption += f" ; pas de valeur pour {_years_text(gaps)}"
-    return figure(fig, alt, caption + ".")
-
-
-def charts_section(data: FicheData) -> Html:
-    """One chart per quantitative indicator (``h3`` each), or a sentence saying why there is none."""
-    quantitative = [i for i in data.fiche.indicateurs if i.quantitative]
-    if not quantitative:
-        return Html(paragraph("Cette fiche n'a pas d'indicateur chiffré : pas de graphique d'évolution "
-                       "(voir le tableau des indicateurs et les commentaires)."))
-    out = []
-    for ind in quantitative:
-        out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
-        fig = indicator_figure(data, ind)
-        if fig is None:
-            out.append(paragraph(f"Aucune valeur départementale de {data.context.referential.plan.annee_reference} "
-                          f"à {data.year} : pas de graphique."))
-        else:
-            out.append(fig)
-    return Html("".join(out))
-
-
-def territory_breakdown(data: FicheData, ind: Indicator) -> tuple[pd.DataFrame, int]:
-    """The infra-départemental values of an indicator: ``territoire, nom, valeur, diffusion`` and
-    the year they are for (the evaluated year; for a public series without value that year, its
-    latest year with values). Empty when the indicator has no territorial breakdown."""
-    ctx = data.context
-    dept = ctx.departement
-    rows = data.table[(data.table["indicateur"] == ind.id) & (data.table["territoire"] != dept)]
-    year = data.year
-    if ind.source == "public" and rows["valeur"].isna().all():
-        vals = data.values[(data.values["indicateur"] == ind.id) & (data.values["territoire"] != dept)
-                           & data.values["valeur"].notna()]
-        if not vals.empty:
-            year = int(vals["annee"].max())
-            rows = vals[vals["annee"] == year]
-    out = pd.DataFrame({"territoire": [str(t) for t in rows["territoire"]],
-                        "nom": [ctx.short_name_of(t) for t in rows["territoire"]],
-                        "valeur": [float(v) if not formatting.is_missing(v) else math.nan
-                                   for v in rows["valeur"]],
-                        "diffusion": [str(d) for d in rows["diffusion"]]})
-    return out, year
-
-
-def territories_section(data: FicheData) -> Html:
-    """Horizontal bars of the year's values by territory (arrondissement, gendarmerie company,
-    structure…) for each quantitative indicator collected below the département."""
-    from .. import charts
-
-    ctx = data.context
-    out = []
-    for ind in data.fiche.indicateurs:
-        if not ind.quantitative:
-            continue
-        parts, year = territory_breakdown(data, ind)
-        if parts.empty:
-            continue
-        if parts["valeur"].isna().all():
-            out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
-            if (parts["diffusion"] == "secret").all():
-                out.append(paragraph(f"Valeurs {year} par territoire couvertes par le secret statistique "
-                              f"(effectifs de personnes inférieurs à {ctx.secret_threshold}) : "
-                              "seule la valeur départementale est publiée."))
-            else:
-                out.append(paragraph(f"Aucune valeur par territoire pour {year}" + (
-                    " (valeurs secrètes pour " + ", ".join(
-                        n for n, d in zip(parts["nom"], parts["diffusion"]) if d == "secret") + ")"
-                    if (parts["diffusion"] == "secret").any() else "") + "."))
-            continue
-        pct = ind.type == "pourcentage"
-        unit = "%" if pct else ind.unite
-        targets = data.targets[(data.targets["indicateur"] == ind.id)
-                               & (data.targets["territoire"] != ctx.departement)]
-        target_map = {str(t): float(v) for t, v in zip(targets["territoire"], targets["valeur_cible"])}
-        fig = charts.territory_bars(parts, title="", unit=unit, decimals=decimals_of(ind),
-                                    target=target_map or None)
-        missing_word = "non publié" if ind.source == "public" else "non déclaré"
-        items = []
-        for nom, v, d in zip(parts["nom"], parts["valeur"], parts["diffusion"]):
-            if d == "secret":
-                items.append(f"{nom} : secret")
-            elif math.isnan(v):
-                items.append(f"{nom} : {missing_word}")
-            else:
-                items.append(f"{nom} : {value_text(v, ind)}")
-        alt = f"{ind.libelle} ({unit}) par territoire en {year} : " + " ; ".join(items) + "."
-        if target_map:
-            alt += " Cibles : " + " ; ".join(
-                f"{ctx.short_name_of(t)} : {value_text(v, ind)}" for t, v in target_map.items()) + "."
-        note = ""
-        if year != data.year:
-            note = (f" Pas de valeur publiée pour {data.year} : dernière année disponible, {year}.")
-        out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
-        caption = f"{ind.id} : valeurs par territoire en {year}."
-        if (parts["diffusion"] == "secret").any():
-            caption += " « secret » : valeur masquée (secret statistique)."
-        out.append(figure(fig, alt, caption + note))
-    if not out:
-        return Html(paragraph("Les indicateurs de cette fiche sont suivis au niveau départemental seulement : "
-                       "pas de répartition territoriale."))
     return Html("".join(out))
 
 
@@ -564,16 +391,18 @@ def target_overview(data: FicheData) -> pd.DataFrame:
                                        "Statut"], dtype=object)
 
 
-def targets_section(data: FicheData) -> Html:
-    """The fiche's quantified targets: progress from the reference and the status, with why."""
+def targets_section(data: FicheData, table: pd.DataFrame | None = None) -> Html:
+    """The fiche's quantified targets: progress from the reference and the status, with why.
+    ``table`` (default :func:`target_overview`) is the table shown."""
     if data.targets.empty:
         return Html(paragraph("Le plan ne fixe pas de cible chiffrée à cette fiche."))
-    table = target_overview(data)
+    table = target_overview(data) if table is None else table
     reasons = [f"« {c} » : {m}" for c, m in zip(data.targets["cible"], data.targets["motif"]) if m]
     return Html(
         html_table(table, f"Cibles de la fiche {data.fiche.id} au 31 décembre {data.year}",
-                   numeric=("Référence", f"Valeur {data.year}", "Progression",
-                            "Progression attendue"), row_header="Cible")
+                   numeric=[c for c in ("Référence", f"Valeur {data.year}", "Progression",
+                                        "Progression attendue") if c in table.columns],
+                   row_header="Cible" if "Cible" in table.columns else None)
         + paragraph("Progression : part du chemin parcouru de la référence à la cible ; progression "
              "attendue : part du temps écoulé entre la date de référence et l'échéance au 31 "
              f"décembre {data.year} (trajectoire linéaire).")
