@@ -237,6 +237,8 @@ def test_a_planted_comment_reaches_no_output_until_the_record_says_oui(tmp_path)
     planted = [ln + PLANTED if ";2021;" in ln and ln.startswith("1.2;1.2.4;") else ln for ln in lines]
     assert planted != lines
     (data / "fiche-1.2.csv").write_text("\n".join(planted) + "\n", encoding="utf-8")
+    # demonstration rows go with their marker (check refuses them in a folder of real data)
+    (data / "DEMONSTRATION").write_bytes((paths.demo_dir() / "DEMONSTRATION").read_bytes())
     revue, out = tmp_path / "revue", tmp_path / "sorties"
     argv = ["run", "--year", "2021", "--fiche", "1.2", "--data", str(data), "--revue", str(revue),
             "--out", str(out), "--jobs", "1", "--quiet"]
