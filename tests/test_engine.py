@@ -63,8 +63,8 @@ def test_rate_per_10000_inhabitants(table_2021):
     # the département rate divides the département count by its population (not a mean of rates)
     assert row(table_2021, "1.1.5")["valeur"] == pytest.approx(80 / 200_000 * 10_000)        # 4
     assert row(table_2021, "1.1.5")["denominateur"] == 200_000
-    # 623 reported no places: expected territory shown empty
-    assert math.isnan(row(table_2021, "1.1.5", "623")["valeur"])
+    # 623 reported no places (0): its rate is 0, not empty
+    assert row(table_2021, "1.1.5", "623")["valeur"] == 0
 
 
 def test_rate_without_population_is_empty_and_says_why():
@@ -245,11 +245,11 @@ def test_completeness_expects_every_territory_and_component():
     assert len(c) == 3 + 6 + 4 + 3
     missing = c[~c["declare"]]
     assert sorted(zip(missing["indicateur"], missing["composante"], missing["territoire"])) == [
-        ("1.1.2", "denominateur", "623"), ("1.1.2", "numerateur", "623"), ("1.1.4", "valeur", "623")]
+        ("1.1.2", "denominateur", "623"), ("1.1.2", "numerateur", "623")]
     assert set(c["pilote"]) == {"DDCS"}
     s = ex.completeness_summary(c)
-    assert s[["attendues", "declarees", "manquantes"]].iloc[0].tolist() == [16, 13, 3]
-    assert s["taux_pct"].iloc[0] == pytest.approx(13 / 16 * 100)
+    assert s[["attendues", "declarees", "manquantes"]].iloc[0].tolist() == [16, 14, 2]
+    assert s["taux_pct"].iloc[0] == pytest.approx(14 / 16 * 100)
 
 
 def test_completeness_of_milestones_once_due_and_of_texts():
