@@ -104,14 +104,18 @@ def public_tables(referential: Referential) -> dict[str, pd.DataFrame]:
     return out
 
 
-def expected_territories(territories) -> dict[str, tuple[str, ...]]:
-    """Territories expected at each level where the engine has no default: the 7 arrondissements.
+def expected_territories(territories, referential: Referential) -> dict[str, tuple[str, ...]]:
+    """Territories expected at each level where the engine has no default: the arrondissements
+    (:func:`territories.expected_codes`, the 7 of the Pas-de-Calais).
 
-    Other levels: the département; structures and gendarmerie companies from the referential;
-    indicators listing their own ``territoires`` (EPCI, communes, TJ) use that list.
+    Other levels: the département, structures and gendarmerie companies come from the referential
+    (the engine's defaults); EPCI and communes are expected only where an indicator lists its own
+    ``territoires`` (the whole département's 890 communes are never expected).
     """
-    arr = territories.arrondissements
-    return {"arrondissement": tuple(str(c) for c in arr["arrondissement"])}
+    from ..territories import Level, expected_codes
+
+    codes = expected_codes(Level.ARRONDISSEMENT, referential, territories)
+    return {Level.ARRONDISSEMENT.value: tuple(codes)}
 
 
 def load_context(settings, *, with_collection: bool = True) -> Context:
@@ -134,7 +138,7 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
         referential=ref, year=int(settings.year), data_dir=Path(settings.data_dir),
         secret_threshold=int(settings.secret_threshold), territories=terr,
         observations=observations, files=files, public=public_tables(ref),
-        expected=expected_territories(terr),
+        expected=expected_territories(terr, ref),
         demo=with_collection and demo.is_demo_data(settings.data_dir),
     )
 

@@ -25,7 +25,7 @@ from .context import Context, load_context  # noqa: F401 (the notebook calls loa
 from .html import (
     Html, STYLE, Span, badge, bullet_list, change_text, date_text, decimals_of, demo_notice,
     esc, figure, html_table, link, paragraph, plural, provenance_html, referential_rows,
-    rule_html, value_text,
+    partial_value_text, rule_html, value_text,
 )
 
 QUALITATIVE_TEXT = "indicateur qualitatif : voir commentaires"
@@ -317,11 +317,22 @@ def indicator_overview(data: FicheData) -> pd.DataFrame:
                          + esc(date_text(r["echeance_cible"])))
         progress = (SECRET if diff == "secret" else formatting.format_percent(r["progression_pct"], 0))
         unit = "%" if ind.type == "pourcentage" else (ind.unite or MISSING)
-        rows.append(base + [unit, ref_text, value_text(r["valeur_n_1"], ind, diff),
-                            value_text(r["valeur"], ind, diff),
+        prev = _coverage_of(data, ind, y - 1, str(r["territoire"]))
+        rows.append(base + [unit, ref_text, partial_value_text(r["valeur_n_1"], ind, diff, *prev),
+                            partial_value_text(r["valeur"], ind, diff, r["couverture"],
+                                               r["niveau_couverture"]),
                             change_text(r["evolution"], r["evolution_pct"], ind, diff),
                             cible, progress, badge(str(r["statut"]))])
     return pd.DataFrame(rows, columns=cols, dtype=object)
+
+
+def _coverage_of(data: FicheData, ind: Indicator, year: int, territory: str) -> tuple[str, str]:
+    """(couverture, niveau_couverture) of an indicator's value for a year and territory."""
+    v = data.values
+    sel = v[(v["indicateur"] == ind.id) & (v["annee"] == year) & (v["territoire"] == territory)]
+    if sel.empty:
+        return "", ""
+    return str(sel["couverture"].iloc[0] or ""), str(sel["niveau_couverture"].iloc[0] or "")
 
 
 def indicators_section(data: FicheData) -> Html:
@@ -349,6 +360,11 @@ def indicators_section(data: FicheData) -> Html:
                   f"{ctx.referential.plan.annee_reference}) ; progression : part du chemin parcouru "
                   "de la référence à la cible ; « — » : valeur absente ; « secret » : valeur masquée "
                   "(secret statistique)."))
+    if any(str(c or "") and indicators.coverage_text(str(c), str(n or ""))
+           for c, n in zip(data.table["couverture"], data.table["niveau_couverture"])):
+        out.append(paragraph("« partiel (déclarés/attendus) » : valeur calculée sur les seuls "
+                             "territoires déclarés ; elle n'est comparée ni à l'année précédente ni "
+                             "à la cible (statut « non évaluable »)."))
     if notes:
         out.append("<details><summary>Mode de calcul des valeurs</summary>" + bullet_list(notes)
                    + "</details>")
@@ -357,7 +373,7 @@ def indicators_section(data: FicheData) -> Html:
 
 def _series_alt(label: str, unit: str, territory: str, points: Sequence[tuple[int, Any, str]],
                 decimals: int, target: float | None = None, target_date: Any = None,
-                pct: bool = False) -> str:
+                pct: bool = False, partial: dict[int, str] | None = None) -> str:
     def fmt(v):
         return formatting.format_percent(v, decimals) if pct else formatting.format_number(v, decimals)
 
@@ -367,6 +383,8 @@ def _series_alt(label: str, unit: str, territory: str, points: Sequence[tuple[in
             parts.append(f"secret en {year}")
         elif formatting.is_missing(value):
             parts.append(f"pas de valeur en {year}")
+        elif partial and partial.get(year):
+            parts.append(f"{fmt(value)} en {year} ({partial[year]})")
         else:
             parts.append(f"{fmt(value)} en {year}")
     years = [p[0] for p in points]
@@ -397,6 +415,9 @@ def indicator_figure(data: FicheData, ind: Indicator) -> Html | None:
     first = ctx.referential.plan.annee_reference
     vals = data.values[(data.values["indicateur"] == ind.id) & (data.values["territoire"] == dept)]
     by_year = {int(a): (v, str(d)) for a, v, d in zip(vals["annee"], vals["valeur"], vals["diffusion"])}
+    partial = {int(a): indicators.coverage_text(str(c or ""), str(n or ""))
+               for a, c, n in zip(vals["annee"], vals["couverture"], vals["niveau_couverture"])}
+    partial = {a: text for a, text in partial.items() if text}
     if not any(not formatting.is_missing(v) for v, _ in by_year.values()):
         return None
     years = list(range(first, y + 1))
@@ -414,15 +435,19 @@ def indicator_figure(data: FicheData, ind: Indicator) -> Html | None:
         series, title="", unit=unit, decimals=decimals_of(ind),
         years=(first, y), target=target, target_date=target_date,
         baseline=float(b.valeur) if b is not None else None,
-        baseline_date=b.date if b is not None else None, label=ctx.name_of(dept))
+        baseline_date=b.date if b is not None else None, label=ctx.name_of(dept),
+        partial_years=sorted(partial))
     points = [(a, by_year.get(a, (math.nan, ""))[0], by_year.get(a, (math.nan, ""))[1]) for a in years]
     alt = _series_alt(ind.libelle, unit, ctx.name_of(dept), points, decimals_of(ind), target,
-                      target_date, pct)
+                      target_date, pct, partial)
     caption = f"{ind.id} : valeurs départementales {first}-{y}"
     if target is not None:
         caption += " ; cible en pointillés jusqu'à son échéance"
     if b is not None:
         caption += " ; cercle vide : état des lieux du plan"
+    if partial:
+        caption += (f" ; carré vide : valeur partielle ({_years_text(sorted(partial))}), calculée sur "
+                    "les seuls territoires déclarés")
     gaps = [a for a, v, d in points if formatting.is_missing(v) and d != "secret"]
     if gaps:
         caption += f" ; pas de valeur pour {_years_text(gaps)}"

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import formatting, schedule
 from ..engine import completeness_summary
+from ..indicators import coverage_text
 from ..referential import Indicator, fiche_sort_key
 from ..statuses import (
     FICHE_STATUS_RULE, FicheStatus, MilestoneStatus, TargetStatus, plan_summary,
@@ -249,10 +250,21 @@ def key_figures(sd: SynthesisData) -> pd.DataFrame:
         rows.append([f"{ind.libelle}", link(f"fiche-{ind.fiche}.html", ind.fiche)
                      if ind.fiche in sd.due else ind.fiche,
                      value_text(r["valeur_n_1"], ind, diff) + (unit if not formatting.is_missing(r["valeur_n_1"]) else ""),
-                     value_text(r["valeur"], ind, diff) + (unit if not formatting.is_missing(r["valeur"]) else ""),
+                     _with_coverage(value_text(r["valeur"], ind, diff)
+                                    + (unit if not formatting.is_missing(r["valeur"]) else ""), r),
                      change_text(r["evolution"], r["evolution_pct"], ind, diff), cible])
     return pd.DataFrame(rows, columns=["Indicateur", "Fiche", str(y - 1), str(y),
                                        "Évolution sur un an", "Cible"], dtype=object)
+
+
+def _with_coverage(text: str, row: pd.Series) -> str:
+    """A key figure followed by ", partiel (2/7 arrondissements)" when it is an incomplete
+    aggregate (see :func:`plancadre_eval.indicators.coverage_text`)."""
+    partial = coverage_text(str(row.get("couverture", "") or ""),
+                            str(row.get("niveau_couverture", "") or ""))
+    if partial and text not in (MISSING, formatting.SECRET):
+        return f"{text}, {partial}"
+    return text
 
 
 def key_figures_section(sd: SynthesisData) -> Html:
