@@ -738,3 +738,18 @@ def test_a_partial_value_is_said_in_the_synthesis_key_figures(partial_context):
     assert places["2021"].tolist() == ["30 places, partiel (2/7 arrondissements)"]
     assert places["2020"].tolist() == ["70 places"]
     assert places["Évolution sur un an"].tolist() == ["—"]
+
+
+def test_the_synthesis_names_the_fiches_excluded_by_bad_files(referential, data_dir):
+    line = "collecte/fiche-1.1.csv:4: colonne 'valeur': 'beaucoup' n'est pas un nombre."
+    ctx = dataclasses.replace(make_context(referential, data_dir), excluded={"1.1": (line,)})
+    sd = synthesis_page.synthesis_data(ctx)
+    header = unescape(str(synthesis_page.synthesis_header(sd)))
+    assert "Fiches exclues de cette synthèse (1.1)" in header and line in header
+    grid = synthesis_page.fiche_grid(sd, "1").iloc[0]
+    assert grid["Évaluation 2021"] == "exclue : fichier de données en erreur"
+    assert "données insuffisantes" in str(grid["Statut"])
+    assert sd.targets[sd.targets["fiche"] == "1.1"].empty and sd.table[sd.table["fiche"] == "1.1"].empty
+    # without exclusion, no notice
+    plain = synthesis_page.synthesis_data(make_context(referential, data_dir))
+    assert "exclues" not in str(synthesis_page.synthesis_header(plain))

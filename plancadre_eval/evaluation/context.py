@@ -8,7 +8,7 @@ runner reads a folder again only when a file changed. The context holds the one
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,6 +29,8 @@ class Context:
     ``(path, sha256)`` of the collection files read; ``public``: ``{serie: table}`` for the public
     indicators of the referential; ``expected``: expected territories per level for completeness.
     A copy with other inputs (``dataclasses.replace(ctx, observations=...)``) builds its own engine.
+    ``excluded``: fiche id -> problem lines of the fiches whose files have errors
+    (:mod:`plancadre_eval.exclusions`); their rows are not in ``observations``.
     """
 
     referential: Referential
@@ -41,6 +43,7 @@ class Context:
     public: Mapping[str, pd.DataFrame]
     expected: Mapping[str, tuple[str, ...]]
     demo: bool
+    excluded: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @cached_property
     def engine(self) -> Engine:
@@ -80,17 +83,24 @@ def _signature(folder: Path) -> tuple:
 
 
 def _load_collection(data_dir: Path, referential: Referential, territories):
-    """The validated collection of ``data_dir``, cached while its files and the referential's
-    files are unchanged (a warm kernel reuses it from one page to the next)."""
-    from .. import collection
+    """``(collection, exclusions)`` of ``data_dir``: the valid rows and the fiches stopped by the
+    problems found (:func:`plancadre_eval.exclusions.excluded_fiches`), cached while its files and
+    the referential's files are unchanged (a warm kernel reuses it from one page to the next).
+    Problems no fiche can be named for raise :class:`collection.CollectionError` (every problem)."""
+    from .. import collection, exclusions
 
     ref_sig = tuple((f, os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in referential.files)
     key = (str(data_dir.resolve()), _signature(data_dir), ref_sig)
     if key not in _COLLECTIONS:
         if len(_COLLECTIONS) > 4:
             _COLLECTIONS.clear()
-        _COLLECTIONS[key] = collection.load_collection([data_dir], referential, territories)
-    return _COLLECTIONS[key]
+        col, problems = collection.read_collection([data_dir], referential, territories)
+        found = exclusions.exclusions_of_folder(col, problems, referential, data_dir)
+        _COLLECTIONS[key] = (col, problems, found)
+    col, problems, found = _COLLECTIONS[key]
+    if found.general:
+        raise collection.CollectionError(problems)
+    return col, found
 
 
 def public_tables(referential: Referential) -> dict[str, pd.DataFrame]:
@@ -123,15 +133,28 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
 
     The collection is validated (a :class:`collection.CollectionError` lists every problem, as
     ``plancadre-eval check`` does); ``with_collection=False`` skips it (the diagnostic page uses
-    public statistics only).
+    public statistics only). A bad file stops only its fiches: the rows of the fiches it holds are
+    left out (``Context.excluded`` lists them with their problems) and loading the page of such a
+    fiche (``settings.fiche``) raises :class:`collection.CollectionError` with that fiche's problems;
+    a problem no fiche can be named for raises it with every problem.
     """
     from .. import territories as territories_module
 
     terr = territories_module.load_territories()
     ref = settings.referential
+    excluded: dict[str, tuple[str, ...]] = {}
     if with_collection:
-        col = _load_collection(Path(settings.data_dir), ref, terr)
+        col, found = _load_collection(Path(settings.data_dir), ref, terr)
         observations, files = col.observations, tuple(col.files)
+        excluded = found.as_lines()
+        fiche = getattr(settings, "fiche", None)
+        if fiche is not None and fiche.id in excluded:
+            from ..collection import CollectionError
+
+            raise CollectionError(list(found.problems[fiche.id]))
+        if excluded:
+            observations = observations[~observations["fiche"].isin(list(excluded))]
+            observations = observations.reset_index(drop=True)
     else:
         observations, files = indicators.prepare_observations(None), ()
     return Context(
@@ -139,7 +162,7 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
         secret_threshold=int(settings.secret_threshold), territories=terr,
         observations=observations, files=files, public=public_tables(ref),
         expected=expected_territories(terr, ref),
-        demo=with_collection and demo.is_demo_data(settings.data_dir),
+        demo=with_collection and demo.is_demo_data(settings.data_dir), excluded=excluded,
     )
 
 

@@ -22,8 +22,8 @@ from .context import (  # noqa: F401 (the notebook calls load_context)
     Context, arrondissement_names, load_context,
 )
 from .html import (
-    Html, MISSING, STYLE, badge, change_text, date_text, demo_notice, esc, figure, html_table,
-    link, paragraph, provenance_html, referential_rows, rule_html, value_text,
+    Html, MISSING, STYLE, badge, bullet_list, change_text, date_text, demo_notice, esc, figure,
+    html_table, link, paragraph, provenance_html, referential_rows, rule_html, value_text,
 )
 
 #: Headline indicators of the synthesis ("chiffres clés"): ids of the shipped referential; ids
@@ -60,18 +60,32 @@ class SynthesisData:
         return self.context.year
 
 
+EXCLUDED_REASON = "fichier de données en erreur : fiche exclue de la synthèse"
+
+
 def synthesis_data(ctx: Context) -> SynthesisData:
-    """Compute the synthesis tables for ``ctx.year``."""
+    """Compute the synthesis tables for ``ctx.year``. Fiches stopped by bad files
+    (``ctx.excluded``) are "données insuffisantes" (:data:`EXCLUDED_REASON`), without targets,
+    milestones, completeness or values."""
     ref, y, engine = ctx.referential, ctx.year, ctx.engine
     statuses = engine.statuses(y)
     due = list(schedule.due_fiches(ref, y))
     statuses["due"] = statuses["fiche"].isin(due)
+    excluded = list(ctx.excluded)
+    if excluded:  # fiches stopped by bad files: nothing computed from their (missing) rows
+        sel = statuses["fiche"].isin(excluded)
+        statuses.loc[sel, "statut"] = FicheStatus.INSUFFICIENT_DATA
+        statuses.loc[sel, "motifs"] = EXCLUDED_REASON
     summary = plan_summary(statuses, ref)
     targets = engine.targets(y)
     milestones = engine.milestones(y)
     comp = engine.completeness(y)
-    comp = comp[comp["fiche"].isin(due)]
+    comp = comp[comp["fiche"].isin(due) & ~comp["fiche"].isin(excluded)]
     table = engine.table(y)
+    if excluded:
+        targets = targets[~targets["fiche"].isin(excluded)].reset_index(drop=True)
+        milestones = milestones[~milestones["fiche"].isin(excluded)].reset_index(drop=True)
+        table = table[~table["fiche"].isin(excluded)].reset_index(drop=True)
     return SynthesisData(context=ctx, statuses=statuses, summary=summary, targets=targets,
                          milestones=milestones, completeness=comp, table=table, due=due)
 
@@ -90,7 +104,22 @@ def synthesis_header(sd: SynthesisData) -> Html:
              f"chaque fiche est calculé pour {sd.year} à partir des données déclarées ; "
              f"{n_due} fiches font l'objet d'une évaluation détaillée cette année selon la "
              "fréquence fixée par le plan (liens dans le tableau des fiches).")
+        + excluded_notice(ctx)
     )
+
+
+def excluded_notice(ctx: Context) -> str:
+    """The fiches left out because their data files have errors, with the problem lines
+    (empty when none)."""
+    if not ctx.excluded:
+        return ""
+    items = [Html(f"<strong>Fiche {esc(f)}</strong> : " + "<br>".join(esc(line) for line in lines))
+             for f, lines in ctx.excluded.items()]
+    return ('<div class="avertissement" role="note">'
+            + paragraph(f"Fiches exclues de cette synthèse ({', '.join(ctx.excluded)}) : leurs "
+                        "fichiers de données contiennent des erreurs. Leurs chiffres ne sont ni "
+                        "calculés ni comptés ; corrigez les fichiers puis relancez.")
+            + bullet_list(items) + "</div>")
 
 
 def plan_overview(sd: SynthesisData) -> pd.DataFrame:
@@ -148,7 +177,11 @@ def fiche_grid(sd: SynthesisData, axe: str) -> pd.DataFrame:
     for f in ref.fiches:
         if f.axe != axe:
             continue
-        due = f.id in sd.due
+        due = f.id in sd.due and f.id not in sd.context.excluded
+        if f.id in sd.context.excluded:
+            rows.append([f.id, f.titre, f.pilote_court, badge(FicheStatus.INSUFFICIENT_DATA),
+                         "exclue : fichier de données en erreur"])
+            continue
         rows.append([
             link(f"fiche-{f.id}.html", f.id) if due else f.id, f.titre, f.pilote_court,
             badge(status.get(f.id, "données insuffisantes")),

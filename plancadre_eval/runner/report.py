@@ -46,7 +46,8 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     """Write ``indicateurs.csv`` / ``.xlsx`` of the year into ``tmp_dir`` and compute the due
     fiches' statuses, from the same inputs as the pages (:func:`plancadre_eval.evaluation.load_context`:
     validated collection, territories, public series, expected territories, secrecy threshold) and
-    the engine of :mod:`plancadre_eval.indicators`, as the synthesis does.
+    the engine of :mod:`plancadre_eval.indicators`, as the synthesis does; fiches stopped by bad
+    files (``Context.excluded``) have no row and no status.
 
     Returns ``(files written, {fiche id: statut})``.
     """
@@ -58,8 +59,10 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
                                    secret_threshold=plan.params.get("secret_threshold", 5))
     ctx = evaluation.load_context(settings)
     table = ctx.engine.table(ctx.year)
+    if ctx.excluded:  # fiches stopped by bad files: no figure computed without their rows
+        table = table[~table["fiche"].isin(list(ctx.excluded))].reset_index(drop=True)
     written = write_indicator_table(table, tmp_dir)
-    statuses = ctx.engine.statuses(ctx.year, plan.due)
+    statuses = ctx.engine.statuses(ctx.year, [f for f in plan.due if f not in ctx.excluded])
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
     return [Path(p) for p in written.values()], status_map
 
