@@ -35,7 +35,18 @@ How values are computed, per territory and year (units are the indicator's ``uni
   nor compared: a series' structures may cover part of the département only (the gendarmerie
   companies of État 4001 cover the gendarmerie zone, not the police zone).
 
-When a département total and its parts are both reported and disagree, the total is kept and the
+Coverage: a département value computed from its parts carries ``couverture`` "2/7" (2 of the 7 codes
+expected at the parts' level: ``expected``, the indicator's ``territoires``, the referential's
+structures; "n/?" when unknown) and ``partiel`` when parts are missing. A partial value is the
+aggregate of the declared parts, but it is never compared: no evolution, no progression, status
+"non évaluable" (:class:`~plancadre_eval.engine.Engine`), and a rate built on it inherits its
+coverage. An indicator whose ``niveau`` is the département is declared for the département only:
+rows of other territories are kept but never summed into it (2.6.6 counts arrondissements).
+Territorial levels come from :mod:`plancadre_eval.territories` (``level_of``, ``structure_level``,
+``expected_codes``).
+
+When a département total and its parts are both reported and the parts are complete (or their
+expected number unknown) and disagree, the total is kept and the
 disagreement is listed by :meth:`plancadre_eval.engine.Engine.discrepancies`. Each computed row carries ``effectif``, the number of
 units its value rests on (the count itself, the denominator, the persons of a duration, the
 numerator of a rate), used by :mod:`plancadre_eval.secrecy`.
