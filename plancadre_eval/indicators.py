@@ -87,9 +87,9 @@ TABLE_COLUMNS = (
 )
 #: Helper columns used by secrecy for values of other years (not written to files).
 HELPER_COLUMNS = ("effectif_n_1", "effectif_reference")
-#: :data:`territories.LEVEL_ORDER` (re-exported): order of territorial levels in tables; also the
-#: preference order of the parts aggregated to the département when an indicator was reported at
-#: several levels (its declared level first).
+# LEVEL_ORDER (imported from territories, used here and by callers of this module): order of
+# territorial levels in tables; also the preference order of the parts aggregated to the
+# département when an indicator was reported at several levels (its declared level first).
 #: French plural of each level's parts, for "partiel (2/7 arrondissements)".
 PARTS_NAMES = {Level.ARRONDISSEMENT: "arrondissements", Level.EPCI: "EPCI", Level.COMMUNE: "communes",
                Level.STRUCTURE: "structures",
@@ -323,7 +323,7 @@ class IndicatorCells:
         if structure is not None:
             return structure_level(structure)
         for level, codes in self.expected.items():
-            if code in codes:
+            if level in tuple(Level) and code in codes:
                 return Level(level)
         level_of = (self._territories.level_of if self._territories is not None
                     else territories_module.level_of)
