@@ -58,8 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
 
     p = sub.add_parser("run", help="produire les évaluations d'une année (ou de toutes)")
-    p.add_argument("--year", required=True, help="année du plan, ou 'all'")
+    p.add_argument("--year", help="année du plan, ou 'all' (facultatif avec --bilan)")
     p.add_argument("--fiche", action="append", default=[], help="fiche à produire (répétable)")
+    p.add_argument("--bilan", nargs="?", const="", default=None, metavar="PÉRIODE",
+                   help="produire aussi le bilan du plan (outputs/bilan.html), ou d'une période "
+                        "« 2019-2020 » (outputs/bilan-2019-2020.html) ; produit d'office quand le "
+                        "run couvre la dernière année du plan")
     p.add_argument("--params", help="fichier params/<année>.yaml ; défaut : celui de l'année")
     p.add_argument("--data", help="dossier des données de collecte ; défaut : selon params")
     p.add_argument("--out", help="dossier de sortie ; défaut : outputs/")

@@ -207,11 +207,12 @@ def postprocess_html(html: str) -> str:
 
 
 def render_html(executed_nb: "NotebookNode", title: str, *, back_link: str | None = "index.html",
-                footer: str | None = None) -> str:
+                footer: str | None = None, back_text: str | None = None) -> str:
     """The French HTML page of an executed notebook (see the module docstring).
 
     ``title`` becomes the page ``<title>``; ``back_link`` (relative URL, ``None`` for none) the
-    link back to the year's index; ``footer`` the small text at the bottom (default: the library
+    link back to the year's index (``back_text``: its words, default "Retour au sommaire de
+    l'année"); ``footer`` the small text at the bottom (default: the library
     version). The notebook itself is not modified.
     """
     if not str(title).strip():
@@ -222,6 +223,7 @@ def render_html(executed_nb: "NotebookNode", title: str, *, back_link: str | Non
             "title": str(title).strip(),
             "css": stylesheet(),
             "back_link": back_link,
+            "back_text": back_text,
             "footer": footer if footer is not None else f"Produit par plancadre-eval {__version__}.",
             "generator": f"plancadre-eval {__version__}",
         },

@@ -635,7 +635,7 @@ def _say(config, message: str) -> None:
 
 @pytest.fixture(scope="session")
 def rendered_outputs(tmp_path_factory, pytestconfig) -> Path:
-    """An outputs folder holding year 2021 rendered from the demo data.
+    """An outputs folder holding year 2021 rendered from the demo data, and the bilan of the plan.
 
     ``$PLANCADRE_OUTPUTS`` (an already rendered outputs folder) saves the rendering time.
     """
@@ -648,7 +648,7 @@ def rendered_outputs(tmp_path_factory, pytestconfig) -> Path:
                         pytrace=False)
         return out
     out = tmp_path_factory.mktemp("outputs")
-    seconds = render_year(out)
+    seconds = render_year(out, extra=("--bilan",))  # and the bilan of the plan, linked from index.html
     _say(pytestconfig, f"\n[browser] année {RENDER_YEAR} rendue dans {out} en {seconds:.0f} s")
     for required in ("index.html", f"{RENDER_YEAR}/index.html"):
         if not (out / required).exists():

@@ -322,7 +322,7 @@ def fiche_pages(site) -> dict[str, str]:
 @pytest.mark.browser
 def test_every_link_resolves_and_every_page_loads_cleanly(site):
     names = set(site.pages)
-    for required in ("index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html"):
+    for required in ("index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html", "bilan.html"):
         assert required in names, f"{required} n'est atteint par aucun lien depuis index.html"
     assert fiche_pages(site), "aucune page de fiche atteinte depuis index.html"
     assert site.broken_links == [], "liens cassés :\n" + "\n".join(site.broken_links)
@@ -406,7 +406,7 @@ def test_pages_have_french_language_ordered_headings_table_headers_and_alt_texts
 
 
 #: The diagnostic page exists only in the years fiche 4.5 is due (2019, 2022), not in 2021.
-AXE_PAGES = ["index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html"] + [
+AXE_PAGES = ["index.html", f"{YEAR}/index.html", f"{YEAR}/synthese.html", "bilan.html"] + [
     fiche_page(f) for f in FICHES_BY_KIND.values()]
 
 
@@ -431,6 +431,40 @@ def test_a_printed_fiche_fits_the_a4_width(kind, offline_context, rendered_outpu
     assert boxes, f"{name} : ni tableau ni image à l'impression"
     problems = print_width_problems(name, boxes)
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_the_printed_bilan_fits_the_a4_width(offline_context, rendered_outputs):
+    boxes, pdf = print_layout(offline_context, (rendered_outputs / "bilan.html").as_uri())
+    assert pdf.startswith(b"%PDF") and boxes
+    problems = print_width_problems("bilan.html", boxes)
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_the_bilan_agrees_with_the_year_pages(site, referential):
+    """The bilan's column of the rendered year is, fiche by fiche, the status of that year's
+    synthesis; its statuses link to that year's fiche pages; the other years are not linked."""
+    bilan = site.pages["bilan.html"]
+    synthesis = site.pages[f"{YEAR}/synthese.html"]
+    shown, in_synthesis = {}, {}
+    for table in bilan.tables:
+        if table["caption"].startswith("Statut des fiches de l'axe"):
+            header = table["rows"][0]
+            for row in table["rows"][1:]:
+                shown[row[0]] = row[header.index(YEAR)]
+    for table in synthesis.tables:
+        if table["caption"].startswith(f"Statut {YEAR} des fiches de l'axe"):
+            header = table["rows"][0]
+            for row in table["rows"][1:]:
+                in_synthesis[row[0]] = row[header.index("Statut")]
+    assert set(shown) == set(referential.fiche_ids)
+    assert shown == in_synthesis
+    body = normalize_text(bilan.body_text)
+    assert normalize_text("Bilan du plan cadre 2019-2022") in body
+    assert normalize_text("Données de démonstration") in body
+    assert any(link["href"].endswith(f"{YEAR}/fiche-2.5.html") for link in bilan.links)
+    assert not any("/2020/fiche-" in link["href"] for link in bilan.links)
 
 
 # --- the 2022 diagnostic: the Pas-de-Calais among the other départements ------------------------
@@ -522,7 +556,7 @@ def test_the_2022_diagnostic_chart_and_the_plan_s_figures(diagnostic_2022):
 @pytest.mark.browser
 def test_screenshots_for_the_reviewer(offline_context, rendered_outputs, capsys):
     SCREENSHOTS_DIR.mkdir(exist_ok=True)
-    shots = {"index": "index.html", "synthese": f"{YEAR}/synthese.html",
+    shots = {"index": "index.html", "synthese": f"{YEAR}/synthese.html", "bilan": "bilan.html",
              "fiche-2.5": fiche_page("2.5"), "fiche-2.10": fiche_page("2.10")}
     written = []
     for label, name in shots.items():

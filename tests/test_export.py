@@ -82,3 +82,39 @@ def test_the_csv_says_the_coverage_of_a_partial_aggregate(tmp_path):
     assert dep.loc["2.6.1", "couverture"] == "2/7" and dep.loc["2.6.5", "statut"] == "non évaluable"
     assert dep.loc["2.6.5", "evolution"] == ""
     assert back[back["territoire"] == "621"].set_index("indicateur").loc["2.6.5", "couverture"] == ""
+
+
+def test_analyst_table_names_territories_pilots_statuses_and_rounds_as_the_pages(tmp_path):
+    """1.1.3 duration (34 days, 1 decimal on the pages); 1.1.5 rate: (50 + 30) places / 200 000
+    inhabitants × 10 000 = 4 (2 decimals); 1.1.2: 4 / 20 = 20 %."""
+    t = Engine(REF, BASE_OBS, population=population, public={}, expected=EXPECTED).table(2021)
+    t.loc[(t["indicateur"] == "1.1.3") & (t["territoire"] == "62"), "valeur"] = 34.04999
+    names = {"62": "Pas-de-Calais", "621": "Arras"}
+    table = export.analyst_table(t, REF, lambda c: names.get(c, c), {"1.1": "en cours"})
+    r = table[(table["indicateur"] == "1.1.3") & (table["territoire"] == "62")].iloc[0]
+    assert r["valeur"] == 34.0 and r["valeur_precise"] == 34.04999
+    assert r["pilote"] == "DDCS" and r["statut_fiche"] == "en cours" and r["nom_territoire"] == "Pas-de-Calais"
+    assert table[table["fiche"] == "1.2"]["statut_fiche"].eq("").all()
+    assert table[(table["territoire"] == "621")]["nom_territoire"].eq("Arras").all()
+    paths = export.write_indicator_table(table, tmp_path)
+    header = paths["csv"].read_text(encoding="utf-8-sig").splitlines()[0].split(";")
+    assert header[:3] == ["fiche", "pilote", "statut_fiche"]
+    assert header[header.index("territoire") + 1] == "nom_territoire"
+    assert header[-1] == "valeur_precise"
+    from openpyxl import load_workbook
+
+    ws = load_workbook(paths["xlsx"]).active
+    assert "valeur_precise" not in [c.value for c in ws[1]]  # full precision in the CSV only
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    back = export.read_indicator_csv(paths["csv"])
+    assert back["fiche"].tolist()[0] == "1.1" and back["annee"].dtype.kind == "i"
+
+
+@pytest.mark.parametrize("value, decimals, rounded", [(2.675, 2, 2.68), (0.125, 2, 0.13), (34.05, 1, 34.1),
+                                                      (-1.5, 0, -2.0)])
+def test_rounding_is_half_up_as_on_the_pages(value, decimals, rounded):
+    from plancadre_eval import formatting
+
+    assert export._round(value, decimals) == rounded
+    assert formatting.format_number(value, decimals).replace(",", ".").replace("−", "-") == \
+        formatting.format_number(rounded, decimals).replace(",", ".").replace("−", "-")

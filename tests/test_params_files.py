@@ -23,8 +23,11 @@ PARAMS = sorted((ROOT / "params").glob("*.yaml"))
 FICHE = "evaluation_fiche.ipynb"
 SYNTHESIS = "synthese_annuelle.ipynb"
 DIAGNOSTIC = "diagnostic_departemental.ipynb"
+BILAN = "bilan_plan.ipynb"
 #: Keys of a params file each notebook receives (the runner passes the keys a notebook declares).
 RECEIVED = {FICHE: "all", SYNTHESIS: "all", DIAGNOSTIC: {"year", "referentiel"}}
+#: Every notebook (the bilan receives its parameters from the runner, see test below).
+ALL_NOTEBOOKS = list(RECEIVED) + [BILAN]
 #: "name: type = default  # help", one parameter per line.
 LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool) = (?P<default>\S.*?)  # "
                   r"(?P<help>\S.*)$")
@@ -64,6 +67,17 @@ def test_every_key_of_a_params_file_is_declared_by_the_notebooks_that_receive_it
                 f"{params.name} : {key}={value!r} n'est pas du type {expected} déclaré par {name}")
 
 
+def test_the_bilan_declares_its_period_and_the_keys_of_the_params_files_it_receives():
+    from plancadre_eval.runner.bilan import SHARED_PARAMETERS
+
+    declared = papermill.inspect_notebook(str(NOTEBOOKS / BILAN))
+    assert set(declared) == {"first_year", "last_year", "linked_years", *SHARED_PARAMETERS}
+    for params in PARAMS:
+        data = yaml.safe_load(params.read_text(encoding="utf-8"))
+        for key in SHARED_PARAMETERS:
+            assert type(data[key]).__name__ == declared[key]["inferred_type_name"], (params.name, key)
+
+
 def test_the_diagnostic_declares_only_what_it_uses():
     assert set(papermill.inspect_notebook(str(NOTEBOOKS / DIAGNOSTIC))) == {"year", "referentiel"}
 
@@ -80,7 +94,7 @@ def test_the_fiche_parameters_cell_is_exactly_the_documented_one():
     assert synth == _source(_parameters_cell(FICHE)).splitlines()[1:]
 
 
-@pytest.mark.parametrize("name", list(RECEIVED))
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_parameters_cells_have_one_typed_commented_line_per_parameter(name):
     cell = _parameters_cell(name)
     lines = [ln for ln in _source(cell).splitlines() if ln.strip()]
@@ -95,7 +109,7 @@ def test_parameters_cells_have_one_typed_commented_line_per_parameter(name):
         assert type(default).__name__ == m["type"], f"{name} : valeur par défaut de {m['name']}"
 
 
-@pytest.mark.parametrize("name", list(RECEIVED))
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_the_first_cell_after_the_parameters_validates_every_parameter(name):
     cells = _nb(name)["cells"]
     index = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
@@ -109,7 +123,7 @@ def test_the_first_cell_after_the_parameters_validates_every_parameter(name):
     assert passed == set(papermill.inspect_notebook(str(NOTEBOOKS / name)))
 
 
-@pytest.mark.parametrize("name", list(RECEIVED))
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_notebooks_are_thin_stored_clean_nbformat_4_5(name):
     nb = _nb(name)
     assert (nb["nbformat"], nb["nbformat_minor"]) == (4, 5)
@@ -131,7 +145,7 @@ def test_notebooks_are_thin_stored_clean_nbformat_4_5(name):
             assert module.startswith("plancadre_eval"), f"{name} : import de {module} dans un notebook"
 
 
-@pytest.mark.parametrize("name", list(RECEIVED))
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_markdown_headings_are_sections_below_the_library_h1(name):
     cells = _nb(name)["cells"]
     for cell in cells:

@@ -794,3 +794,103 @@ def test_cli_end_to_end_with_the_real_validation_and_indicator_table(cli_project
     out = capsys.readouterr().out
     assert re.search(r"^fiche-1\.1\s+ok\s+réutilisé", out, re.M)
     assert "0 produite(s), 3 réutilisée(s), 0 échec(s)." in out
+
+
+# --- the bilan of the plan ----------------------------------------------------------------------
+
+BILAN_NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "bilan_plan.ipynb"
+
+
+def test_bilan_period_and_page_name(project):
+    from plancadre_eval.runner.bilan import bilan_name, parse_period
+
+    ref = project.referential
+    assert parse_period(None, ref) == (2019, 2022) and parse_period("", ref) == (2019, 2022)
+    assert parse_period("2019-2020", ref) == (2019, 2020)
+    assert bilan_name((2019, 2022), ref) == "bilan"
+    assert bilan_name((2019, 2020), ref) == "bilan-2019-2020"
+    for bad in ("2019-2030", "2021-2019", "début"):
+        with pytest.raises(UsageError, match="--bilan"):
+            parse_period(bad, ref)
+
+
+def test_bilan_rendered_reused_linked_and_kept_when_it_fails(project):
+    nbs = dict(NOTEBOOKS, bilan=BILAN_NOTEBOOK)
+    result = project.run(year=2022, notebooks=nbs, bilan=(2019, 2022))
+    rec = by_name(result)["bilan"]
+    assert rec.status == STATUS_OK and rec.cache == CACHE_RENDERED
+    page = (project.out / "bilan.html").read_text(encoding="utf-8")
+    assert "('first_year', 2019)" in page and "('last_year', 2022)" in page
+    assert "('data_dir', 'data')" in page  # the last year's parameters
+    assert "('linked_years', '2022')" in page  # the fiche pages present in outputs/
+    index = (project.out / "index.html").read_text(encoding="utf-8")
+    assert 'href="bilan.html"' in index and "Bilan du plan 2019-2022" in index
+    assert "Données de démonstration" not in index  # data/ has no DEMONSTRATION marker
+    again = project.run(year=2022, notebooks=nbs, bilan=(2019, 2022))
+    assert by_name(again)["bilan"].cache == CACHE_REUSED
+    write_data(project.root, "1.1", 9)
+    assert by_name(project.run(year=2022, notebooks=nbs, bilan=(2019, 2022)))["bilan"].cache == CACHE_RENDERED
+
+    def failing(task):
+        if task.kind == "bilan":
+            return PageResult(year=task.year, name=task.name, status=STATUS_FAILED, html=None,
+                              notebook_json=None, duration=0.0,
+                              error={"ename": "ValueError", "evalue": "x", "cellule": 1, "execution": 1})
+        return fake_page(task)
+
+    write_data(project.root, "1.1", 10)
+    bad = project.run(year=2022, notebooks=nbs, bilan=(2019, 2022), page_function=failing)
+    assert by_name(bad)["bilan"].status == STATUS_FAILED and bad.exit_code == 1
+    assert (project.out / "bilan.html").read_text(encoding="utf-8") == page  # the last good page stays
+    mid = project.run(year=2020, notebooks=nbs, bilan=(2019, 2020))
+    assert by_name(mid)["bilan-2019-2020"].status == STATUS_OK
+    index = (project.out / "index.html").read_text(encoding="utf-8")
+    assert 'href="bilan-2019-2020.html"' in index and "Évaluation intermédiaire 2019-2020" in index
+    (project.root / "data" / "DEMONSTRATION").write_text("", encoding="utf-8")
+    project.run(year=2020, notebooks=nbs)
+    assert "Données de démonstration" in (project.out / "index.html").read_text(encoding="utf-8")
+
+
+def test_run_renders_the_bilan_when_it_covers_the_last_year_or_on_demand(cli_project, capsys):
+    shutil.copy(BILAN_NOTEBOOK, cli_project / "notebooks" / "bilan_plan.ipynb")
+    for year in (2020, 2022):
+        (cli_project / "params" / f"{year}.yaml").write_text(
+            (cli_project / "params" / "2021.yaml").read_text(encoding="utf-8").replace("2021", str(year)),
+            encoding="utf-8")
+    from plancadre_eval.runner import _requests_and_bilan
+
+    assert _requests_and_bilan(run_args(year="2021"))[3] is None
+    assert _requests_and_bilan(run_args(year="2022"))[3] == (2019, 2022)
+    ref, requests, _, period, params = _requests_and_bilan(run_args(year=None, bilan="2019-2020"))
+    assert requests == [] and period == (2019, 2020) and params["year"] == 2020
+    assert _requests_and_bilan(run_args(year="2021", bilan=""))[3] == (2019, 2022)
+    assert runner.command_run(run_args(year=None)) == 2
+    assert "--year est requis" in capsys.readouterr().err
+    assert runner.command_run(run_args(year=None, bilan="2019-2035")) == 2
+
+
+def test_multi_year_table_of_the_years_present(tmp_path):
+    from plancadre_eval.runner.report import write_multi_year_table
+
+    out = tmp_path / "outputs"
+    for year, value in ((2020, "1,25"), (2021, "2")):
+        d = out / str(year)
+        d.mkdir(parents=True)
+        (d / "index.html").write_text("x", encoding="utf-8")
+        (d / "indicateurs.csv").write_text(
+            "\ufefffiche;pilote;statut_fiche;indicateur;annee;territoire;nom_territoire;valeur;diffusion;valeur_precise\n"
+            f"2.10;DDCS;en cours;2.10.1;{year};62;Pas-de-Calais;{value};public;{value}\n", encoding="utf-8")
+    (out / "indicateurs-2019-2020.csv").write_text("ancien", encoding="utf-8")
+    written = write_multi_year_table(out)
+    assert sorted(p.name for p in written) == ["indicateurs-2020-2021.csv", "indicateurs-2020-2021.xlsx"]
+    assert not (out / "indicateurs-2019-2020.csv").exists()
+    lines = (out / "indicateurs-2020-2021.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1].startswith("2.10;DDCS;en cours;2.10.1;2020;62;Pas-de-Calais;1,25;")
+    assert lines[2].split(";")[:5] == ["2.10", "DDCS", "en cours", "2.10.1", "2021"]
+    from openpyxl import load_workbook
+
+    ws = load_workbook(out / "indicateurs-2020-2021.xlsx").active
+    header = [c.value for c in ws[1]]
+    assert "valeur_precise" not in header and "nom_territoire" in header
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    assert [ws.cell(row=r, column=1).value for r in (2, 3)] == ["2.10", "2.10"]

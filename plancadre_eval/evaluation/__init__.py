@@ -4,6 +4,8 @@
 - :mod:`.synthesis` — ``notebooks/synthese_annuelle.ipynb`` (the year's review for the steering
   committee);
 - :mod:`.diagnostic` — ``notebooks/diagnostic_departemental.ipynb`` (public statistics of fiche 4.5);
+- :mod:`.bilan` — ``notebooks/bilan_plan.ipynb`` (the plan over several years);
+- :mod:`.yearly` — the year-over-year sections of the fiche page and of the synthesis;
 
 and what they share: :mod:`.context` (inputs loaded once per notebook and reused by a warm kernel:
 :func:`load_context`, :class:`Context` with its one :class:`~plancadre_eval.engine.Engine`) and

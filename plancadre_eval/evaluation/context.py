@@ -19,6 +19,9 @@ from .. import demo, indicators
 from ..engine import Engine
 from ..referential import Referential
 
+#: Reason given for the status of a fiche stopped by bad files (:attr:`Context.excluded`).
+EXCLUDED_REASON = "fichier de données en erreur : fiche exclue des calculs"
+
 # --- loading -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -51,6 +54,21 @@ class Context:
         (every table of the page comes from it; its values are computed once)."""
         return Engine(self.referential, self.observations, self.territories, self.public,
                       self.expected, self.secret_threshold)
+
+    def fiche_statuses(self, year: int, fiches=None) -> pd.DataFrame:
+        """The status each fiche is counted with for ``year`` (columns of
+        :meth:`Engine.statuses <plancadre_eval.engine.Engine.statuses>`): the one place the
+        synthesis, the bilan and the year-over-year facts read fiche statuses from. A fiche stopped
+        by bad files (:attr:`excluded`) is "données insuffisantes" (:data:`EXCLUDED_REASON`):
+        nothing is computed from its missing rows."""
+        statuses = self.engine.statuses(year, fiches)
+        if self.excluded:
+            from ..statuses import FicheStatus
+
+            sel = statuses["fiche"].isin(list(self.excluded))
+            statuses.loc[sel, "statut"] = FicheStatus.INSUFFICIENT_DATA
+            statuses.loc[sel, "motifs"] = EXCLUDED_REASON
+        return statuses
 
     @property
     def departement(self) -> str:

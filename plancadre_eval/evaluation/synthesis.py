@@ -60,22 +60,15 @@ class SynthesisData:
         return self.context.year
 
 
-EXCLUDED_REASON = "fichier de données en erreur : fiche exclue de la synthèse"
-
-
 def synthesis_data(ctx: Context) -> SynthesisData:
     """Compute the synthesis tables for ``ctx.year``. Fiches stopped by bad files
-    (``ctx.excluded``) are "données insuffisantes" (:data:`EXCLUDED_REASON`), without targets,
-    milestones, completeness or values."""
+    (``ctx.excluded``) are "données insuffisantes" (:meth:`Context.fiche_statuses`), without
+    targets, milestones, completeness or values."""
     ref, y, engine = ctx.referential, ctx.year, ctx.engine
-    statuses = engine.statuses(y)
+    statuses = ctx.fiche_statuses(y)
     due = list(schedule.due_fiches(ref, y))
     statuses["due"] = statuses["fiche"].isin(due)
     excluded = list(ctx.excluded)
-    if excluded:  # fiches stopped by bad files: nothing computed from their (missing) rows
-        sel = statuses["fiche"].isin(excluded)
-        statuses.loc[sel, "statut"] = FicheStatus.INSUFFICIENT_DATA
-        statuses.loc[sel, "motifs"] = EXCLUDED_REASON
     summary = plan_summary(statuses, ref)
     targets = engine.targets(y)
     milestones = engine.milestones(y)

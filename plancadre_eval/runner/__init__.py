@@ -79,7 +79,8 @@ from .kernels import shutdown_kernels
 from .page import PageResult, PageTask, execute_page
 from .planning import Validator, YearPlan, notebook_parameters, plan_year
 from .report import (
-    PageRecord, finalize_year, format_summary, indicators_step, write_page, write_top_index,
+    PageRecord, finalize_year, format_summary, indicators_step, write_multi_year_table, write_page,
+    write_top_index,
 )
 
 __all__ = [
@@ -179,6 +180,8 @@ def run_years(
     cell_timeout: float | None = DEFAULT_CELL_TIMEOUT,
     params_display: dict[int, str] | None = None,
     hooks: RunHooks | None = None,
+    bilan: tuple[int, int] | None = None,
+    bilan_params: dict[str, Any] | None = None,
 ) -> RunResult:
     """Render the years of ``requests`` (``(year, parameters)`` pairs, parameters already resolved,
     see :func:`resolve_params`). Every year is validated and planned before any kernel starts.
@@ -186,9 +189,12 @@ def run_years(
     ``notebooks`` maps "fiche", "synthese", "diagnostic" to notebook paths (default: the project's
     ``notebooks/``); the pages run in a thread pool (``jobs`` threads) or on a Dask cluster
     (``scheduler`` address); ``hooks`` replaces parts of the run (tests, see :class:`RunHooks`).
+    ``bilan`` ``(first, last)`` also renders the bilan page (:mod:`.bilan`) with ``bilan_params``
+    (default: the parameters of the last year requested).
     """
     hooks = hooks or RunHooks()
     page_function = hooks.page_function or execute_page
+    bilan_outcome: dict[str, Any] | None = None
     executor, lib_hash, validator, sources = hooks.executor, hooks.lib_hash, hooks.validator, hooks.sources
     indicators_writer = hooks.indicators_writer
     root = Path(root).resolve() if root else paths.project_root()
@@ -275,6 +281,12 @@ def run_years(
                     bar.set_postfix_str(f"ok={counts[STATUS_OK]} échec={counts[STATUS_FAILED]}")
         for year, fut in indicator_futures.items():
             indicator_outcome[year] = fut.result()
+        if bilan is not None and "bilan" in notebooks:
+            bilan_outcome = _render_bilan(bilan, bilan_params or (requests[-1][1] if requests else {}),
+                                          referential, notebooks["bilan"], out, root, lib_hash, force,
+                                          token, page_function, executor, sources, dict(
+                                              reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
+                                              start_timeout=start_timeout, cell_timeout=cell_timeout))
         completed = True
     finally:
         if bar is not None:
@@ -302,9 +314,28 @@ def run_years(
     for plan in plans:
         year_records = finalize_year(plan, results, indicator_outcome.get(plan.year), root)
         records.extend(year_records)
-    write_top_index(out, referential.plan.titre)
+    if bilan_outcome is not None:
+        records.append(PageRecord(year=bilan[1], name=bilan_outcome["nom"], kind="bilan", fiche=None,
+                                  status=bilan_outcome["statut"], cache=bilan_outcome["cache"],
+                                  reason=bilan_outcome["raison"], duration=bilan_outcome["duree_s"],
+                                  error=bilan_outcome["erreur"]))
+    if plans:
+        write_multi_year_table(out)
+    write_top_index(out, referential.plan.titre, root)
     return RunResult(records=records, out_dir=out, years=[p.year for p in plans], notes=notes)
 
+
+
+def _render_bilan(period, params, referential, notebook, out, root, lib_hash, force, token,
+                  page_function, executor, sources, options) -> dict[str, Any]:
+    """The bilan page through the run's executor when there is one (Dask workers included)."""
+    from .bilan import render_bilan
+    from .planning import public_sources
+
+    run = page_function if executor is None else (lambda t: executor.submit(page_function, t).result())
+    return render_bilan(period, params, referential=referential, notebook=notebook, out=out, root=root,
+                        lib_hash=lib_hash, force=force, run_token=token, page_function=run,
+                        sources=(sources or public_sources)(), task_options=options)
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -324,7 +355,7 @@ def prepare_requests(args: argparse.Namespace, *, root: Path | None = None,
     raises :class:`UsageError` / :class:`InputError`."""
     root = Path(root).resolve() if root else paths.project_root()
     notebooks = notebooks or default_notebooks(root)
-    year_arg = str(args.year).strip()
+    year_arg = str(args.year).strip() if args.year is not None else ""
 
     def params_file(year: int | str) -> Path:
         if args.params:
@@ -361,6 +392,8 @@ def prepare_requests(args: argparse.Namespace, *, root: Path | None = None,
                          f"{', '.join(referential.fiche_ids)}.")
     declared: set[str] = set()
     for kind, nb in notebooks.items():
+        if kind == "bilan":  # checked only when a bilan is rendered (_requests_and_bilan)
+            continue
         if not Path(nb).exists():
             raise InputError(f"Notebook introuvable : {display_path(nb, root, absolute=True)}.")
         declared |= set(notebook_parameters(nb))
@@ -382,6 +415,36 @@ def prepare_requests(args: argparse.Namespace, *, root: Path | None = None,
     return referential, requests, shown
 
 
+def _requests_and_bilan(args: argparse.Namespace):
+    """:func:`prepare_requests` plus the bilan to render: ``--bilan [PÉRIODE]``, or the whole plan
+    when the run covers the plan's last year; ``run --bilan`` without ``--year`` renders the bilan
+    only, with the parameters of its last year."""
+    from .bilan import parse_period
+
+    wanted = getattr(args, "bilan", None)
+    notebook = default_notebooks().get("bilan")
+    if notebook is None or not notebook.exists():
+        if wanted is not None:
+            raise InputError(f"Notebook introuvable : {display_path(notebook, absolute=True)}.")
+        return (*prepare_requests(args), None, None)  # no bilan notebook: the years only
+    if args.year is None:
+        if wanted is None:
+            raise UsageError("--year est requis (une année du plan ou « all »), sauf avec --bilan.")
+        referential = _load_referential(args.referentiel)
+        period = parse_period(wanted, referential)
+        referential, requests, shown = prepare_requests(argparse.Namespace(**{**vars(args), "year": str(period[1])}))
+        return referential, [], {}, period, requests[0][1]
+    referential, requests, shown = prepare_requests(args)
+    years = [y for y, _ in requests]
+    if wanted is None and referential.plan.annee_fin not in years:
+        return referential, requests, shown, None, None
+    period = parse_period(wanted, referential)
+    params = dict(requests).get(period[1])
+    if params is None:
+        params = prepare_requests(argparse.Namespace(**{**vars(args), "year": str(period[1])}))[1][0][1]
+    return referential, requests, shown, period, params
+
+
 def command_run(args: argparse.Namespace) -> int:
     """``plancadre-eval run``: 0 when every page is rendered, 1 if any failed or the input is
     invalid, 2 on usage errors. Progress on stderr, summary table on stdout."""
@@ -394,10 +457,11 @@ def command_run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) \
         if threading.current_thread() is threading.main_thread() else None
     try:
-        referential, requests, shown = prepare_requests(args)
+        referential, requests, shown, bilan, bilan_params = _requests_and_bilan(args)
         result = run_years(requests, referential=referential, out_dir=args.out, fiches=args.fiche,
                            jobs=args.jobs, force=args.force, quiet=args.quiet,
-                           scheduler=args.scheduler, params_display=shown)
+                           scheduler=args.scheduler, params_display=shown, bilan=bilan,
+                           bilan_params=bilan_params)
     except UsageError as exc:
         print(f"plancadre-eval run : erreur : {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ NOTEBOOK_FILES = {
     "fiche": "evaluation_fiche.ipynb",
     "synthese": "synthese_annuelle.ipynb",
     "diagnostic": "diagnostic_departemental.ipynb",
+    "bilan": "bilan_plan.ipynb",
 }
 #: The diagnostic is rendered when this fiche is due (it is the fiche's departmental diagnostic).
 DIAGNOSTIC_FICHE = "4.5"

@@ -15,6 +15,9 @@ from .constants import (
 )
 from .kernels import acquire_kernel, release_kernel
 
+#: Words of the back link of pages that are not in a year's folder (``outputs/bilan.html``).
+BACK_TEXTS = {"bilan": "Retour à l'accueil des évaluations"}
+
 
 @dataclass
 class PageTask:
@@ -155,7 +158,7 @@ def execute_page(task: PageTask) -> PageResult:
     html = None
     if error is None and nb is not None:
         try:
-            html = render_html(nb, task.title)
+            html = render_html(nb, task.title, back_text=BACK_TEXTS.get(task.kind))
         except Exception as exc:
             error = {"ename": type(exc).__name__,
                      "evalue": f"rendu HTML impossible : {' '.join(str(exc).split())[:2000]}",

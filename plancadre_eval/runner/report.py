@@ -52,17 +52,20 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     Returns ``(files written, {fiche id: statut})``.
     """
     from .. import evaluation, parameters
-    from ..export import write_indicator_table
+    from ..export import analyst_table, write_indicator_table
 
     settings = parameters.validate(year=plan.year, referentiel=plan.referential.folder,
                                    data_dir=str(plan.data_dir),
                                    secret_threshold=plan.params.get("secret_threshold", 5))
     ctx = evaluation.load_context(settings)
+    every = ctx.fiche_statuses(ctx.year)
     table = ctx.engine.table(ctx.year)
     if ctx.excluded:  # fiches stopped by bad files: no figure computed without their rows
         table = table[~table["fiche"].isin(list(ctx.excluded))].reset_index(drop=True)
+    table = analyst_table(table, ctx.referential, ctx.name_of,
+                          dict(zip(every["fiche"], every["statut"])))
     written = write_indicator_table(table, tmp_dir)
-    statuses = ctx.engine.statuses(ctx.year, [f for f in plan.due if f not in ctx.excluded])
+    statuses = every[every["fiche"].isin(plan.due) & ~every["fiche"].isin(list(ctx.excluded))]
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
     return [Path(p) for p in written.values()], status_map
 
@@ -259,17 +262,56 @@ def render_year_index(plan: YearPlan, pages: dict[str, Any], root: Path,
     )
 
 
-def write_top_index(out: Path, title: str) -> None:
-    """``outputs/index.html``: the years present, with their numbers of pages and failures."""
-    years = []
-    for d in sorted(out.iterdir()) if out.exists() else []:
-        if d.is_dir() and d.name.isdigit() and (d / "index.html").exists():
-            manifest = load_manifest(d)
-            pages = manifest.get("pages") or {}
-            ok = sum(1 for p in pages.values() if p.get("statut") == STATUS_OK)
-            failed = sum(1 for p in pages.values() if p.get("statut") == STATUS_FAILED)
-            years.append({"annee": d.name, "pages": ok, "echecs": failed})
-    html = render_page("accueil.html.j2", annees=years, titre=title)
+def _year_dirs(out: Path) -> list[Path]:
+    return [d for d in (sorted(out.iterdir()) if out.exists() else [])
+            if d.is_dir() and d.name.isdigit() and (d / "index.html").exists()]
+
+
+def write_multi_year_table(out: Path) -> list[Path]:
+    """``indicateurs-<first>-<last>.csv`` / ``.xlsx`` in ``out`` from the ``indicateurs.csv`` of
+    every year present (at least two years; older multi-year tables are removed)."""
+    from ..export import read_indicator_csv, write_multi_year_table as write_table
+
+    files = [d / "indicateurs.csv" for d in _year_dirs(out) if (d / "indicateurs.csv").exists()]
+    stale = sorted(out.glob("indicateurs-*-*.*")) if out.exists() else []
+    if len(files) < 2:
+        return []
+    years = sorted(int(f.parent.name) for f in files)
+    current = [out / f"indicateurs-{years[0]}-{years[-1]}.{ext}" for ext in ("csv", "xlsx")]
+    if all(p.exists() for p in current) and \
+            min(p.stat().st_mtime_ns for p in current) >= max(f.stat().st_mtime_ns for f in files):
+        return current  # no yearly table changed since: a run where nothing changed stays fast
+    tables = [t for t in (read_indicator_csv(f) for f in files) if {"fiche", "annee"} <= set(t.columns)]
+    if len(tables) < 2:
+        return []
+    written = write_table(tables, out)
+    for p in stale:
+        if p not in written.values():
+            p.unlink(missing_ok=True)
+    return list(written.values())
+
+
+def write_top_index(out: Path, title: str, root: Path | None = None) -> None:
+    """``outputs/index.html``: the bilans, the years present with their numbers of pages and
+    failures, the multi-year indicator table, and the demonstration notice when a year's (or a
+    bilan's) data folder holds demonstration data."""
+    from .. import demo
+    from .bilan import listed_bilans
+
+    years, folders = [], []
+    for d in _year_dirs(out):
+        manifest = load_manifest(d)
+        pages = manifest.get("pages") or {}
+        ok = sum(1 for p in pages.values() if p.get("statut") == STATUS_OK)
+        failed = sum(1 for p in pages.values() if p.get("statut") == STATUS_FAILED)
+        years.append({"annee": d.name, "pages": ok, "echecs": failed})
+        folders.append((manifest.get("donnees") or {}).get("dossier"))
+    bilans = listed_bilans(out)
+    folders += [b.get("donnees") for b in bilans]
+    demonstration = any(f and (paths.resolve(f, root=root) / demo.MARKER).exists() for f in folders)
+    tables = sorted(p.name for p in out.glob("indicateurs-*-*.*")) if out.exists() else []
+    html = render_page("accueil.html.j2", annees=years, titre=title, bilans=bilans,
+                       tableaux=tables, demonstration=demonstration)
     path = out / "index.html"
     if not path.exists() or path.read_bytes() != html.encode("utf-8"):
         write_atomic(path, html)

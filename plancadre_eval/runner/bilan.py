@@ -1,0 +1,119 @@
+"""The bilan page of a run: ``outputs/bilan.html`` (whole plan) or ``outputs/bilan-<first>-<last>.html``.
+
+Rendered by ``run`` when the run covers the plan's last year, and on demand (``run --bilan``,
+``run --bilan 2019-2020``), from ``notebooks/bilan_plan.ipynb`` with the parameters of the bilan's
+last year (data folder, referential, secrecy threshold) and the years whose fiche pages exist in
+``outputs/`` (``linked_years``: the bilan links only to those). Reused when its inputs (notebook,
+parameters, library, referential, collection and public files) did not change; the cache keys are
+kept in ``outputs/bilans.json``. Also the multi-year indicator table of the years present.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import paths
+from ..parameters import UsageError
+from ..provenance import collection_files, digest, display_path, sha256
+from ..rendering import write_atomic
+from .constants import CACHE_RENDERED, CACHE_REUSED, REASON_FORCE, REASON_MISSING, REASON_UNCHANGED, STATUS_OK
+from .page import PageResult, PageTask
+
+BILAN_MANIFEST = "bilans.json"
+#: Parameters of the bilan notebook taken from the last year's parameters.
+SHARED_PARAMETERS = ("data_dir", "referentiel", "secret_threshold")
+
+
+def parse_period(value: str | None, referential) -> tuple[int, int]:
+    """``--bilan`` value: "" or None for the whole plan, "2019-2020" for a part; UsageError else."""
+    plan = referential.plan
+    if value is None or not str(value).strip():
+        return plan.annee_debut, plan.annee_fin
+    text = str(value).strip()
+    first, sep, last = text.partition("-")
+    years = list(plan.years)
+    try:
+        period = (int(first), int(last)) if sep else (int(first), int(first))
+    except ValueError:
+        raise UsageError(f"--bilan {text!r} : attendu une période « 2019-2020 » d'années du plan "
+                         f"({plan.annee_debut}-{plan.annee_fin}).") from None
+    if period[0] not in years or period[1] not in years or period[0] > period[1]:
+        raise UsageError(f"--bilan {text} : période hors du plan ou à l'envers ; années du plan : "
+                         f"{', '.join(map(str, years))}.")
+    return period
+
+
+def bilan_name(period: tuple[int, int], referential) -> str:
+    """"bilan" for the whole plan, else "bilan-2019-2020"."""
+    plan = referential.plan
+    if period == (plan.annee_debut, plan.annee_fin):
+        return "bilan"
+    return f"bilan-{period[0]}-{period[1]}"
+
+
+def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential, notebook: Path,
+                 out: Path, root: Path, lib_hash: str, force: bool, run_token: str,
+                 page_function: Callable[[PageTask], PageResult], sources: list[dict[str, str]],
+                 task_options: dict[str, Any]) -> dict[str, Any]:
+    """Render (or reuse) the bilan of ``period``; returns ``{"nom", "statut", "cache", "raison",
+    "duree_s", "erreur"}``. A failure never replaces a good page."""
+    name = bilan_name(period, referential)
+    linked = [y for y in range(period[0], period[1] + 1) if any((out / str(y)).glob("fiche-*.html"))]
+    parameters = {"first_year": period[0], "last_year": period[1],
+                  **{k: params[k] for k in SHARED_PARAMETERS if k in params},
+                  "linked_years": ",".join(map(str, linked))}
+    data_dir = paths.resolve(parameters["data_dir"], root=root) if parameters.get("data_dir") \
+        else paths.demo_dir()
+    key = digest({"notebook": sha256(notebook), "parametres": parameters, "bibliotheque": lib_hash,
+                  "referentiel": {Path(f).name: sha256(f) for f in sorted(referential.files)},
+                  "donnees": {rel: sha256(f) for f, rel in collection_files(data_dir)},
+                  "sources": sorted(e.get("sha256", "") for e in sources)})
+    manifest_path = out / BILAN_MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    prev = manifest.get(name) or {}
+    html_path = out / f"{name}.html"
+    if not force and prev.get("cle") == key and prev.get("statut") == STATUS_OK and html_path.exists():
+        return {"nom": name, "statut": STATUS_OK, "cache": CACHE_REUSED, "raison": REASON_UNCHANGED,
+                "duree_s": 0.0, "erreur": None}
+    plan = referential.plan
+    title = (f"Bilan {period[0]}-{period[1]} — {plan.titre}" if name == "bilan"
+             else f"Évaluation intermédiaire {period[0]}-{period[1]} — {plan.titre}")
+    task = PageTask(year=period[1], name=name, kind="bilan", fiche=None, notebook=str(notebook),
+                    notebook_display=display_path(notebook, root, absolute=True),
+                    parameters=parameters, title=title, root=str(root), run_token=run_token,
+                    **task_options)
+    res = page_function(task)
+    if res.status == STATUS_OK and res.html is not None:
+        write_atomic(html_path, res.html)
+        if res.notebook_json is not None:
+            write_atomic(out / f"{name}.ipynb", res.notebook_json)
+        manifest[name] = {"cle": key, "statut": STATUS_OK, "premiere_annee": period[0],
+                          "derniere_annee": period[1],
+                          "donnees": display_path(data_dir, root, absolute=True)}
+    elif prev.get("statut") == STATUS_OK:  # the last good page stays listed
+        manifest[name] = {**prev, "dernier_echec": res.error}
+    else:
+        manifest[name] = {"statut": res.status, "erreur": res.error}
+    write_atomic(manifest_path, json.dumps(dict(sorted(manifest.items())), ensure_ascii=False,
+                                           indent=1, default=str) + "\n")
+    return {"nom": name, "statut": res.status, "cache": CACHE_RENDERED,
+            "raison": REASON_FORCE if force else (REASON_MISSING if not prev else "entrées modifiées"),
+            "duree_s": res.duration, "erreur": res.error}
+
+
+def listed_bilans(out: Path) -> list[dict[str, Any]]:
+    """The bilans present in ``out`` (for the top index): ``nom``, ``lien``, ``premiere_annee``,
+    ``derniere_annee``, ``donnees`` (data folder), whole plan first then by period."""
+    try:
+        manifest = json.loads((out / BILAN_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    rows = [{"nom": n, "lien": f"{n}.html", "premiere_annee": e.get("premiere_annee"),
+             "derniere_annee": e.get("derniere_annee"), "donnees": e.get("donnees")}
+            for n, e in manifest.items() if (out / f"{n}.html").exists() and e.get("premiere_annee")]
+    return sorted(rows, key=lambda r: (r["nom"] != "bilan", r["premiere_annee"], r["derniere_annee"]))
