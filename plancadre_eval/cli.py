@@ -44,12 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="valider des fichiers de collecte (CSV ou XLSX)")
     p.add_argument("paths", nargs="+", metavar="CHEMIN", help="fichiers ou dossiers à valider")
+    p.add_argument("--strict", action="store_true",
+                   help="les avertissements de plausibilité font aussi échouer (code 1)")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
 
     p = sub.add_parser("template", help="écrire le classeur de collecte d'un service pilote")
     p.add_argument("--year", type=int, required=True, help="année de collecte")
     p.add_argument("--pilote", help="nom court du service pilote (défaut : tous)")
     p.add_argument("--out", required=True, help="fichier .xlsx à écrire")
+    p.add_argument("--data", help="dossier de collecte, pour les valeurs de l'année précédente ; "
+                   "défaut : data/collecte")
+    p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
+
+    p = sub.add_parser("collecte", help="suivre la collecte d'une année, service pilote par "
+                       "service pilote (valeurs attendues, reçues, manquantes)")
+    p.add_argument("--year", type=int, required=True, help="année de collecte")
+    p.add_argument("--data", help="dossier de collecte ; défaut : data/collecte")
+    p.add_argument("--pilote", help="un seul service pilote (nom du plan ou nom actuel, ex. DDETS)")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
 
     p = sub.add_parser("demo", help="régénérer les données de démonstration (graine fixe)")
@@ -113,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import template
 
         return template.command_template(args)
+    if args.command == "collecte":
+        from . import followup
+
+        return followup.command_collecte(args)
     if args.command == "demo":
         from . import demo
 

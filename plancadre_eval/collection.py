@@ -1,4 +1,5 @@
-"""Collected partner files: reading (CSV/XLSX as French Excel writes them), validation, check.
+"""Collected partner files: validation against the referential, check (reading the spreadsheets
+themselves is :mod:`spreadsheets`).
 
 A collection file has one row per observation and the columns ``fiche``, ``indicateur``, ``annee``,
 ``territoire``, ``valeur`` (required) and ``source``, ``commentaire`` (optional); any other column
@@ -23,37 +24,47 @@ bytes, and never written to.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import hashlib
-import io
 import math
 import re
 import sys
-import unicodedata
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
 import pandas as pd
 
-from .provenance import COLLECTION_SUFFIXES, collection_files, natural_key
+from .demo import MARKER as DEMO_MARKER  # the file marking a folder of demonstration data
+from .provenance import natural_key
 from .referential import COMPONENTS, Indicator, Referential, suggest
+from .spreadsheets import (  # noqa: F401 - re-exported: the collection's reading vocabulary
+    _DATE_HINT,
+    _SPACES_RE,
+    COLLECTION_COLUMNS,
+    DataWarning,
+    FILE_SUFFIXES,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    TEMPLATE_SHEET,
+    Problem,
+    RawFile,
+    _fmt_list,
+    _fold,
+    _looks_like_date,
+    _norm_id,
+    _parse_numbers,
+    discover,
+    parse_date,
+    parse_number,
+    read_file,
+)
 from .territories import Level, expected_codes, structure_level
 
-#: Required columns of a collection file, in the order users see them.
-REQUIRED_COLUMNS = ("fiche", "indicateur", "annee", "territoire", "valeur")
-OPTIONAL_COLUMNS = ("source", "commentaire")
-COLLECTION_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 #: Columns of :attr:`Collection.observations` (ARCHITECTURE.md, "Observations").
 OBSERVATION_COLUMNS = (
     "fiche", "indicateur", "composante", "annee", "territoire", "valeur", "texte", "source",
     "commentaire", "fichier", "ligne",
 )
-#: Sheet read in a workbook that has it (the one :mod:`template` writes), else the first sheet.
-TEMPLATE_SHEET = "Collecte"
-FILE_SUFFIXES = COLLECTION_SUFFIXES
+
 
 _LEVEL_IS = {
     Level.DEPARTEMENT: "le département",
@@ -80,35 +91,12 @@ _NEGATIVE = {
     "pourcentage": "un pourcentage est compris entre 0 et 100",
 }
 _COLUMN_ORDER = {None: -1, **{c: i for i, c in enumerate(COLLECTION_COLUMNS)}}
-_DATE_HINT = "AAAA-MM-JJ ou JJ/MM/AAAA"
 
 
 class TerritoriesLike(Protocol):
     def valid_codes(self, referential: Referential) -> set[str]: ...
 
     def level_of(self, code: str, referential: Referential) -> str: ...
-
-
-# --- problems and results ----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem found in a collection file.
-
-    ``row`` is the row number seen in the spreadsheet (header = 1), ``None`` for a problem about the
-    whole file; ``column`` is the column concerned, or ``None``. ``str()`` gives the line printed by
-    ``plancadre-eval check``: ``FILE:ROW: colonne 'NAME': message``.
-    """
-
-    file: str
-    row: int | None
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.row}:" if self.row is not None else f"{self.file}:"
-        col = f" colonne '{self.column}':" if self.column else ""
-        return f"{where}{col} {self.message}"
 
 
 class CollectionError(ValueError):
@@ -123,357 +111,19 @@ class CollectionError(ValueError):
 class Collection:
     """Validated observations (ARCHITECTURE.md, "Observations") and the files read.
 
-    ``files`` lists ``(path, sha256 hex digest)`` of every file read, in reading order.
+    ``files`` lists ``(path, sha256 hex digest)`` of every file read, in reading order;
+    ``warnings`` the :class:`DataWarning` lines found while reading (identical duplicates; the
+    plausibility warnings are :func:`plausibility.plausibility_warnings`); ``displays`` maps the
+    ``fichier`` column to the path shown in problem lines; ``file_fiches`` the fiches each file
+    (as shown in problem lines) has rows for, rows with problems included.
     """
 
     observations: pd.DataFrame
     files: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[DataWarning] = field(default_factory=list)
+    displays: dict[str, str] = field(default_factory=dict)
+    file_fiches: dict[str, list[str]] = field(default_factory=dict)
 
-
-# --- small parsers -----------------------------------------------------------------------------
-
-def _fold(text: str) -> str:
-    """Lower case without accents nor surrounding spaces (for lenient matching of names)."""
-    text = unicodedata.normalize("NFKD", str(text).strip().lower())
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
-
-
-_SPACES_RE = re.compile(r"[\s\u00a0\u202f\u2007\u2009]+")
-_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-
-
-def parse_number(text: str) -> tuple[float, bool]:
-    """A number written the French-Excel way -> ``(value, had_percent_sign)``; NaN if not a number.
-
-    Accepts a decimal comma or point, spaces / non-breaking spaces (U+00A0, U+202F) as thousands
-    separators ("1 030"), and a trailing "%" ("12 %" -> 12.0, True). The value is *not* divided
-    by 100: a percentage is kept in percent.
-    """
-    s = _SPACES_RE.sub("", str(text))
-    percent = s.endswith("%")
-    if percent:
-        s = s[:-1]
-    if "," in s and "." in s:
-        # "1.030,5" (dot thousands) or "1,030.5" (comma thousands): the last one is decimal.
-        if s.rfind(",") > s.rfind("."):
-            s = s.replace(".", "").replace(",", ".")
-        else:
-            s = s.replace(",", "")
-    else:
-        s = s.replace(",", ".")
-    if not _NUMBER_RE.match(s):
-        return math.nan, percent
-    return float(s), percent
-
-
-def _parse_numbers(texts: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised :func:`parse_number` over a column: ``(values as float, had % sign)``."""
-    s = texts.astype(str).str.replace(_SPACES_RE, "", regex=True)
-    percent = s.str.endswith("%").astype(bool)
-    s = s.str.removesuffix("%")
-    both = (s.str.contains(",", regex=False) & s.str.contains(".", regex=False)).astype(bool)
-    s = s.str.replace(",", ".", regex=False)
-    ok = s.str.match(_NUMBER_RE).astype(bool)
-    values = pd.to_numeric(s.where(ok, "nan"), errors="coerce").astype(float)
-    if both.any():  # rare: "1.030,5" -> the slow, careful path
-        values[both] = [parse_number(t)[0] for t in texts[both]]
-    return values, percent
-
-
-def parse_date(text: str) -> dt.date | None:
-    """``AAAA-MM-JJ`` or ``JJ/MM/AAAA`` -> date; None when not a valid date."""
-    s = str(text).strip()
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", s)
-    if m:
-        y, mo, d = (int(g) for g in m.groups())
-    else:
-        m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", s)
-        if not m:
-            return None
-        d, mo, y = (int(g) for g in m.groups())
-    try:
-        return dt.date(y, mo, d)
-    except ValueError:
-        return None
-
-
-def _looks_like_date(text: str) -> bool:
-    s = str(text).strip()
-    return bool(re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{4}", s))
-
-
-def _cell_text(value: Any, number_format: str | None = None) -> str:
-    """An XLSX cell as the text a user typed: 2.0 -> "2", 2021.0 -> "2021", dates in ISO,
-    0.12 formatted as a percentage -> "12 %", TRUE/FALSE -> "oui"/"non"."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "oui" if value else "non"
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0, 0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (int, float)):
-        v = float(value)
-        percent = bool(number_format) and "%" in str(number_format)
-        if percent:
-            v = round(v * 100, 10)
-        if math.isnan(v) or math.isinf(v):
-            text = ""
-        elif v.is_integer():
-            text = str(int(v))
-        else:
-            text = f"{v:.15g}"
-        return f"{text} %" if percent and text else text
-    return str(value).strip()
-
-
-def _norm_id(text: str) -> str:
-    """Id typed by a user -> lookup key: no spaces, commas as points, lower case, no accents."""
-    return _fold(_SPACES_RE.sub("", str(text)).replace(",", "."))
-
-
-def _fmt_list(items: Iterable[str]) -> str:
-    return ", ".join(items)
-
-
-# --- reading one file into raw text rows -------------------------------------------------------
-
-@dataclass
-class _RawFile:
-    path: Path
-    display: str                   # what problem lines show (the path as given by the user)
-    name: str                      # "fichier" column: path relative to the folder given
-    sha256: str = ""
-    header_row: int = 1
-    columns: dict[str, int] = field(default_factory=dict)   # collection column -> cell index
-    rows: list[tuple[int, list[str]]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    delimiter: str | None = None
-
-    def problem(self, row, column, message):
-        self.problems.append(Problem(self.display, row, column, message))
-
-
-def _decode(data: bytes) -> str | None:
-    """Bytes of a CSV -> text: UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252.
-
-    None when none fits (Windows-1252 leaves five bytes undefined)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            return None
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return None
-
-
-def _header_key(cell: str) -> str:
-    key = _fold(cell.replace("\ufeff", ""))
-    key = re.sub(r"[\s_\-]+", "_", key)
-    return key
-
-
-def _score_header(cells: list[str]) -> int:
-    return sum(1 for c in cells if _header_key(c) in COLLECTION_COLUMNS)
-
-
-def _sniff_delimiter(text: str) -> str:
-    """``;`` (French Excel), ``,`` or tab: the one whose first line splits into known columns."""
-    lines = [ln for ln in text.splitlines() if ln.strip()][:20]
-    if not lines:
-        return ";"
-    best, best_score = ";", (-1, -1)
-    for delim in (";", "\t", ","):
-        try:
-            parsed = list(csv.reader(lines, delimiter=delim))
-        except csv.Error:
-            continue
-        header = parsed[0]
-        widths = {len(r) for r in parsed}
-        score = (_score_header(header), len(header) if len(widths) == 1 else 0)
-        if score > best_score:
-            best, best_score = delim, score
-    return best
-
-
-def _read_csv_rows(raw: _RawFile, data: bytes) -> list[tuple[int, list[str]]] | None:
-    if data.startswith(b"PK\x03\x04"):
-        raw.problem(None, None, "fichier illisible : c'est un classeur Excel enregistré avec "
-                    "l'extension .csv ; renommez-le en .xlsx.")
-        return None
-    text = None if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")) \
-        else _decode(data)
-    if text is None:
-        if b"\x00" in data:
-            raw.problem(None, None, "fichier illisible : contenu binaire, ce n'est pas un fichier "
-                        "CSV ; enregistrez-le depuis Excel au format « CSV (séparateur : "
-                        "point-virgule) » ou « Classeur Excel (.xlsx) ».")
-        else:
-            raw.problem(None, None, "fichier illisible : encodage inconnu (ni UTF-8 ni "
-                        "Windows-1252) ; enregistrez-le depuis Excel au format « CSV UTF-8 » ou "
-                        "« CSV (séparateur : point-virgule) ».")
-        return None
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
-    if controls > max(2, len(text) // 100):
-        raw.problem(None, None, "fichier illisible : contenu binaire, ce n'est pas un fichier "
-                    "CSV ; enregistrez-le depuis Excel au format « CSV (séparateur : "
-                    "point-virgule) » ou « Classeur Excel (.xlsx) ».")
-        return None
-    raw.delimiter = _sniff_delimiter(text)
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=raw.delimiter))
-    except csv.Error as exc:
-        raw.problem(None, None, f"fichier illisible : CSV mal formé ({exc}).")
-        return None
-    # One CSV record is one spreadsheet row (Excel shows a quoted line break inside one cell).
-    return [(i, [c.strip() for c in rec]) for i, rec in enumerate(records, start=1)]
-
-
-def _read_xlsx_rows(raw: _RawFile, data: bytes) -> list[tuple[int, list[str]]] | None:
-    import openpyxl
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - any failure means "not a readable workbook"
-        raw.problem(None, None, "fichier illisible : classeur XLSX endommagé ou qui n'est pas au "
-                    "format Excel (.xlsx) ; ouvrez-le dans Excel et enregistrez-le de nouveau.")
-        return None
-    try:
-        names = wb.sheetnames
-        sheet = TEMPLATE_SHEET if TEMPLATE_SHEET in names else names[0]
-        ws = wb[sheet]
-        rows = []
-        for i, cells in enumerate(ws.iter_rows(min_row=1), start=1):
-            rows.append((i, [_cell_text(c.value, getattr(c, "number_format", None))
-                             for c in cells]))
-    except Exception:  # noqa: BLE001
-        raw.problem(None, None, "fichier illisible : classeur XLSX endommagé ou qui n'est pas au "
-                    "format Excel (.xlsx) ; ouvrez-le dans Excel et enregistrez-le de nouveau.")
-        return None
-    finally:
-        wb.close()
-    return rows
-
-
-def _read_file(path: Path, display: str, name: str) -> _RawFile:
-    raw = _RawFile(path=path, display=display, name=name)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raw.problem(None, None, f"fichier illisible ({exc.strerror or exc}).")
-        return raw
-    raw.sha256 = hashlib.sha256(data).hexdigest()
-    suffix = path.suffix.lower()
-    if suffix not in FILE_SUFFIXES:
-        suffix_shown = path.suffix or "sans extension"
-        raw.problem(None, None, f"fichier au format non pris en charge ({suffix_shown}) ; "
-                    "attendu un fichier .csv ou .xlsx.")
-        return raw
-    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf"):
-        raw.problem(None, None, "fichier vide : attendu une ligne d'en-tête (fiche, indicateur, "
-                    "annee, territoire, valeur) puis une ligne par observation.")
-        return raw
-    rows = _read_csv_rows(raw, data) if suffix == ".csv" else _read_xlsx_rows(raw, data)
-    if rows is None:
-        return raw
-    non_empty = [(n, cells) for n, cells in rows if any(cells)]
-    if not non_empty:
-        raw.problem(None, None, "fichier vide : attendu une ligne d'en-tête (fiche, indicateur, "
-                    "annee, territoire, valeur) puis une ligne par observation.")
-        return raw
-    header_row, header = non_empty[0]
-    raw.header_row = header_row
-    found: dict[str, int] = {}
-    for idx, cell in enumerate(header):
-        key = _header_key(cell)
-        if key in COLLECTION_COLUMNS:
-            if key in found:
-                raw.problem(header_row, key, f"colonne en double (cellules {found[key] + 1} et "
-                            f"{idx + 1} de l'en-tête) ; gardez-en une seule.")
-            else:
-                found[key] = idx
-    shown = [c for c in header if c]
-    if not any(c in found for c in REQUIRED_COLUMNS):
-        trouve = ", ".join(f"'{c}'" for c in shown[:8]) or "rien"
-        raw.problem(header_row, None, "ce fichier n'est pas un tableau de collecte : aucune des "
-                    f"colonnes attendues ({_fmt_list(REQUIRED_COLUMNS)}) sur la première ligne ; "
-                    f"trouvé : {trouve}.")
-        return raw
-    missing = [c for c in REQUIRED_COLUMNS if c not in found]
-    for col in missing:
-        raw.problem(header_row, col, "colonne obligatoire absente ; colonnes trouvées : "
-                    f"{_fmt_list(shown)}.")
-    if missing or raw.problems:
-        return raw
-    raw.columns = found
-    data_rows = [(n, cells) for n, cells in rows if n > header_row and any(cells)]
-    if not data_rows:
-        raw.problem(None, None, "fichier vide : aucune ligne de données sous l'en-tête.")
-        return raw
-    width = len(header)
-    while width and not header[width - 1]:
-        width -= 1
-    kept = []
-    for n, cells in data_rows:
-        if not any(cells[width:]):
-            kept.append((n, cells))
-        else:  # reported here, and not validated further: its cells are not where they seem
-            last = max(i for i, c in enumerate(cells) if c) + 1
-            if raw.delimiter == ",":
-                hint = ("dans un fichier séparé par des virgules, une virgule décimale coupe le "
-                        "nombre en deux : utilisez le point-virgule comme séparateur ou entourez "
-                        "le nombre de guillemets.")
-            else:
-                hint = "donnez un en-tête à la colonne en trop ou supprimez-la."
-            raw.problem(n, None, f"la ligne contient {last} cellules pour {width} colonnes "
-                        f"d'en-tête ; {hint}")
-    raw.rows = kept
-    return raw
-
-
-def _discover(paths: Iterable[str | Path] | str | Path
-              ) -> tuple[list[tuple[Path, str, str]], list[Problem]]:
-    """Files to read: ``(path, display, name)``; folders are searched recursively for *.csv and
-    *.xlsx, ignoring README*, hidden files/folders and Excel ``~$`` lock files."""
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    found: list[tuple[Path, str, str]] = []
-    problems: list[Problem] = []
-    seen: set[Path] = set()
-    for given in paths:
-        p = Path(given)
-        if p.is_dir():
-            files = collection_files(p)
-            if not files:
-                problems.append(Problem(str(p), None, None, "dossier sans fichier de collecte "
-                                        "(.csv ou .xlsx)."))
-            for f, rel in files:
-                key = f.resolve()
-                if key not in seen:
-                    seen.add(key)
-                    found.append((f, str(f), rel))
-        elif p.is_file():
-            key = p.resolve()
-            if key not in seen:
-                seen.add(key)
-                found.append((p, str(p), p.name))
-        else:
-            problems.append(Problem(str(p), None, None, "fichier ou dossier introuvable."))
-    return found, problems
 
 
 # --- what a collected id means -----------------------------------------------------------------
@@ -640,18 +290,53 @@ def read_collection(
     """
     if territories is None:
         territories = _default_territories()
-    files, problems = _discover(paths)
-    raws = [_read_file(path, display, name) for path, display, name in files]
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = list(paths)
+    files, problems = discover(paths)
+    raws = [read_file(path, display, name) for path, display, name in files]
+    roots = [Path(p) for p in paths]
     for raw in raws:
+        raw.demo = _in_demo_folder(raw.path, roots)
         problems.extend(raw.problems)
-    observations, row_problems = _validate(raws, referential, territories)
+    warnings: list[DataWarning] = []
+    file_fiches: dict[str, set[str]] = {}
+    observations, row_problems = _validate(raws, referential, territories, warnings, file_fiches)
     problems.extend(row_problems)
     order = {raw.display: i for i, raw in enumerate(raws)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.row if p.row is not None else -1,
                                  _COLUMN_ORDER.get(p.column, 99)))
     collection = Collection(observations=observations,
-                            files=[(str(raw.path), raw.sha256) for raw in raws if raw.sha256])
+                            files=[(str(raw.path), raw.sha256) for raw in raws if raw.sha256],
+                            warnings=warnings, displays={raw.name: raw.display for raw in raws},
+                            file_fiches={k: sorted(v, key=natural_key)
+                                         for k, v in file_fiches.items()})
     return collection, problems
+
+
+def _in_demo_folder(path: Path, roots: list[Path]) -> bool:
+    """True when a folder from the file's own folder up to the path given on the command line
+    (the file's folder when the file itself was given) holds the ``DEMONSTRATION`` marker."""
+    path = path.resolve()
+    folder = path.parent
+    top = folder
+    for root in roots:
+        root = root.resolve()
+        if root.is_dir() and (root == folder or root in folder.parents):
+            top = root
+            break
+    while True:
+        if (folder / DEMO_MARKER).exists():
+            return True
+        if folder == top or folder == folder.parent:
+            return False
+        folder = folder.parent
+
+
+def is_demo_source(source: str) -> bool:
+    """True when a row's ``source`` says it is demonstration data (the demo generator writes
+    "données de démonstration (fictives)")."""
+    return "demonstration" in _fold(source)
 
 
 def load_collection(
@@ -666,7 +351,7 @@ def load_collection(
     return collection
 
 
-def _frame(raws: list[_RawFile]) -> pd.DataFrame:
+def _frame(raws: list[RawFile]) -> pd.DataFrame:
     """Raw text rows of all readable files, one column per collection column."""
     records = []
     for index, raw in enumerate(raws):
@@ -817,9 +502,18 @@ class _RowChecks:
         return math.nan, text, f"'{text}' n'est pas une date ; attendu {_DATE_HINT}."
 
 
-def _validate(raws: list[_RawFile], ref: Referential, territories: TerritoriesLike
-              ) -> tuple[pd.DataFrame, list[Problem]]:
-    """Check every reported row; cross-row checks (duplicates, numerator > denominator) last."""
+def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLike,
+              warnings: list[DataWarning] | None = None,
+              file_fiches: dict[str, set[str]] | None = None) -> tuple[pd.DataFrame, list[Problem]]:
+    """Check every reported row; cross-row checks (duplicates, numerator > denominator, demo and
+    real data mixed) last.
+
+    The same observation (indicator id, year, territory) declared twice: with the same value, the
+    first row is kept and the second is a warning appended to ``warnings`` (a file sent twice, or
+    copied into two folders); with different values, an error naming both files and rows.
+    """
+    warnings = [] if warnings is None else warnings
+    file_fiches = {} if file_fiches is None else file_fiches
     table = _frame(raws)
     if table.empty:
         return _empty_observations(), []
@@ -844,6 +538,8 @@ def _validate(raws: list[_RawFile], ref: Referential, territories: TerritoriesLi
         messages: list[tuple[str, str | None]] = []
         fiche, msg = checks.fiche(rec.fiche)
         messages.append(("fiche", msg))
+        if fiche is not None:
+            file_fiches.setdefault(raw.display, set()).add(fiche)
         entry, msg = checks.indicator(rec.indicateur, entry, fiche)
         messages.append(("indicateur", msg))
         if entry is not None and fiche is not None:
@@ -861,13 +557,22 @@ def _validate(raws: list[_RawFile], ref: Referential, territories: TerritoriesLi
         if entry is not None and year is not None and code is not None:
             key = (entry.base, entry.composante, year, code)
             if key in first_seen:
-                f0, r0 = first_seen[key]
+                f0, r0, v0 = first_seen[key]
+                if not local and v0[:2] == _same_value(number, texte)[:2]:
+                    warnings.append(DataWarning(
+                        raw.display, row, f"'{entry.id}', année {year}, territoire '{code}' déjà "
+                        f"déclaré avec la même valeur à la {where(f0, r0, rec.file_index)} ; cette "
+                        "ligne est ignorée (supprimez le doublon)."))
+                    continue
                 local.append(Problem(
-                    raw.display, row, "indicateur",
-                    f"observation en double : '{entry.id}', année {year}, territoire '{code}' "
-                    f"déjà déclaré {where(f0, r0, rec.file_index)} ; gardez une seule ligne."))
+                    raw.display, row, "valeur",
+                    f"observation déclarée deux fois avec des valeurs différentes : "
+                    f"'{entry.id}', année {year}, territoire '{code}' vaut '{rec.valeur}' ici et "
+                    f"'{v0[2]}' à la {where(f0, r0, rec.file_index)} ; gardez la bonne valeur et "
+                    "supprimez l'autre ligne."))
+                bad_rows.add((f0, r0))
             else:
-                first_seen[key] = (rec.file_index, row)
+                first_seen[key] = (rec.file_index, row, _same_value(number, texte, rec.valeur))
                 if entry.composante in ("numerateur", "denominateur") and not local:
                     fractions.setdefault((entry.base, year, code), {})[entry.composante] = (
                         number, rec.valeur, rec.file_index, row)
@@ -882,6 +587,7 @@ def _validate(raws: list[_RawFile], ref: Referential, territories: TerritoriesLi
             "ligne": row, "file_index": rec.file_index,
         })
 
+    problems.extend(_demo_mix(raws, table, bad_rows))
     for parts in fractions.values():
         if "numerateur" in parts and "denominateur" in parts:
             num, num_text, nf, nr = parts["numerateur"]
@@ -906,6 +612,46 @@ def _validate(raws: list[_RawFile], ref: Referential, territories: TerritoriesLi
     return obs, problems
 
 
+def _same_value(number: float, texte: str, written: str = "") -> tuple:
+    """What two declarations of one observation are compared on: the number (NaN-safe) or the
+    normalised text; ``written`` (the cell as typed, for messages) is carried along and ignored
+    by the comparison of :func:`_validate` (it compares the first two items)."""
+    return (None if math.isnan(number) else number, "" if not math.isnan(number) else texte,
+            written)
+
+
+def _demo_mix(raws: list[RawFile], table: pd.DataFrame, bad_rows: set[tuple[int, int]]
+              ) -> list[Problem]:
+    """Demonstration and real data never mix: one problem per file (first row concerned, and how
+    many), every row concerned added to ``bad_rows``.
+
+    A row whose ``source`` says "démonstration" read from a folder without the ``DEMONSTRATION``
+    marker, or a row without it read from a folder holding the marker, is an error."""
+    problems = []
+    demo_of = {s: is_demo_source(s) for s in table["source"].unique()}
+    demo_rows = table["source"].map(demo_of).astype(bool)
+    for index, raw in enumerate(raws):
+        mine = (table["file_index"] == index) & (table["valeur"] != "")
+        wrong = mine & (demo_rows != raw.demo)
+        if not wrong.any():
+            continue
+        rows = table.loc[wrong, "ligne"].tolist()
+        others = f" (et {len(rows) - 1} autres lignes)" if len(rows) > 1 else ""
+        if raw.demo:
+            message = (f"ligne de données réelles{others} dans un dossier de démonstration (il "
+                       f"contient le fichier {DEMO_MARKER}) : les pages porteraient la mention "
+                       "« Données de démonstration » sur des données réelles ; déposez les "
+                       f"fichiers réels dans data/collecte/, sans le fichier {DEMO_MARKER}.")
+        else:
+            message = (f"donnée de démonstration (fictive){others} dans un dossier de données "
+                       f"réelles (sans fichier {DEMO_MARKER}) : ses chiffres passeraient pour "
+                       "réels ; retirez ce fichier du dossier de collecte (les données de "
+                       "démonstration restent dans data/demo/).")
+        problems.append(Problem(raw.display, rows[0], "source", message))
+        bad_rows.update((index, r) for r in rows)
+    return problems
+
+
 def _default_territories() -> TerritoriesLike:
     """The project's territories (``territories.load_territories()``)."""
     from .territories import load_territories
@@ -920,8 +666,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def command_check(args) -> int:
-    """``plancadre-eval check PATH...``: 0 when every file is valid (summary on stdout), 1 otherwise
-    (one problem per line on stdout, a count on stderr)."""
+    """``plancadre-eval check PATH... [--strict]``: every problem (one per line on stdout, a count
+    on stderr), then every warning (``FICHIER:LIGNE: avertissement : …``, see
+    :mod:`plausibility`). Exit 1 when a problem exists, or with ``--strict`` a warning; else 0
+    with a summary."""
+    from .plausibility import collection_warnings
     from .referential import ReferentialError, load_referential
 
     try:
@@ -929,16 +678,29 @@ def command_check(args) -> int:
     except ReferentialError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    collection, problems = read_collection(args.paths, ref, _default_territories())
+    territories = _default_territories()
+    collection, problems = read_collection(args.paths, ref, territories)
+    warnings = collection_warnings(collection, ref, territories)
+    for p in problems:
+        print(p)
+    for w in warnings:
+        print(w)
+    strict = bool(getattr(args, "strict", False))
     if problems:
-        for p in problems:
-            print(p)
         files = len({p.file for p in problems})
         print(f"{_plural(len(problems), 'problème')} dans {_plural(files, 'fichier')} : "
               "corrigez-les puis relancez plancadre-eval check.", file=sys.stderr)
         return 1
-    print(f"OK : {_plural(len(collection.files), 'fichier')}, "
-          f"{_plural(len(collection.observations), 'observation')}.")
+    summary = (f"{_plural(len(collection.files), 'fichier')}, "
+               f"{_plural(len(collection.observations), 'observation')}")
+    if warnings and strict:
+        print(f"{_plural(len(warnings), 'avertissement')} (--strict) : vérifiez ces valeurs "
+              "auprès des services pilotes.", file=sys.stderr)
+        return 1
+    if warnings:
+        print(f"OK : {summary}, {_plural(len(warnings), 'avertissement')} à vérifier.")
+    else:
+        print(f"OK : {summary}.")
     return 0
 
 
@@ -948,7 +710,7 @@ def row_cells(path: str | Path, columns: Iterable[str] = ("fiche", "indicateur")
     problem lines show (``{row: {column: text}}``; empty for an unreadable file). Used to name the
     fiche a rejected row belongs to (:mod:`plancadre_eval.exclusions`)."""
     p = Path(path)
-    raw = _read_file(p, str(p), p.name)
+    raw = read_file(p, str(p), p.name)
     wanted = [c for c in columns if c in raw.columns]
     return {n: {c: (cells[raw.columns[c]].strip() if raw.columns[c] < len(cells) else "")
                 for c in wanted}

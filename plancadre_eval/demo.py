@@ -138,6 +138,18 @@ def _trajectory(ind: Indicator, fiche: Fiche, scenario: str, rng: np.random.Gene
         magnitude = 10 ** rng.uniform(1.3, 2.8) if not ind.personnes else 10 ** rng.uniform(1.6, 3.0)
         start = base if base is not None else float(round(magnitude))
         goal = target.valeur if target else start * rng.uniform(1.05, 1.4)
+    if target and base is None:
+        # No baseline: start on the far side of the target in the indicator's direction, so that
+        # the target is reached only when the value gets there (never "reached" by falling to it).
+        if ind.sens == "baisse":
+            start = goal * rng.uniform(1.25, 1.8)
+            if round(start) <= goal:  # small targets: rounding must not reach them
+                start = math.floor(goal) + 1.0
+        else:
+            start = goal * rng.uniform(0.4, 0.8)
+            if round(start) >= goal:
+                start = max(0.0, math.ceil(goal) - 1.0)
+    bound = _bound(ind)
     years = {}
     for k, year in enumerate(YEARS):
         frac = k / (len(YEARS) - 1)
@@ -150,8 +162,18 @@ def _trajectory(ind: Indicator, fiche: Fiche, scenario: str, rng: np.random.Gene
             value *= rng.normal(1.0, 0.04)
         if scenario == "non_demarree" and year < 2022:
             value = 0.0
-        years[year] = value
+        years[year] = min(max(value, 0.0), bound)
     return years
+
+
+def _bound(ind: Indicator) -> float:
+    """Natural upper bound of an indicator's département value: 100 for a percentage, the number
+    of arrondissements for a count of arrondissements, none otherwise."""
+    if ind.type == "pourcentage":
+        return 100.0
+    if (ind.unite or "").lower().startswith("arrondissement"):
+        return float(len(ARRONDISSEMENTS))
+    return math.inf
 
 
 def _round(ind: Indicator, value: float) -> float:
@@ -198,6 +220,9 @@ def _rows_for_fiche(fiche: Fiche, ref: Referential, rng: np.random.Generator) ->
             continue
         territories = _territories(ind, ref)
         traj = _trajectory(ind, fiche, scenario, rng)
+        # Sizes that stay of the same order from year to year (check warns beyond ×3 or ÷3).
+        den_base = [float(rng.integers(40, 400))]
+        persons_base = {terr: float(rng.integers(15, 80)) for terr in territories}
         for year in YEARS:
             if scenario == "lacunaire" and year >= 2021 and rng.random() < 0.8:
                 continue
@@ -205,7 +230,7 @@ def _rows_for_fiche(fiche: Fiche, ref: Referential, rng: np.random.Generator) ->
                 continue  # a random gap: a pilot forgot one indicator
             total = _round(ind, traj[year])
             if ind.type == "pourcentage":
-                den = float(rng.integers(40, 400))
+                den = float(round(den_base[0] * rng.normal(1.0, 0.08)))
                 parts_den = _split(den, territories, rng) if len(territories) > 1 else {territories[0]: den}
                 for terr, d in parts_den.items():
                     pct = min(100.0, max(0.0, rng.normal(total, 4.0)))
@@ -215,7 +240,7 @@ def _rows_for_fiche(fiche: Fiche, ref: Referential, rng: np.random.Generator) ->
                 continue
             if ind.type == "duree":
                 for terr in territories:
-                    persons = float(rng.integers(6, 80))
+                    persons = float(max(1, round(persons_base[terr] * rng.normal(1.0, 0.12))))
                     add(ind.id, year, terr, _fmt(round(rng.normal(total, total * 0.1), 1)))
                     add(f"{ind.id}.personnes", year, terr, _fmt(persons))
                 continue

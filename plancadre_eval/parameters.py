@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import paths, secrecy
+from . import paths
 from .provenance import display_path
 from .referential import Fiche, Referential, coerce_year, load_referential
 
@@ -79,6 +79,8 @@ def check_threshold(secret_threshold) -> int:
     """:func:`secrecy.check_threshold` with a minimum of 1 (a page always masks small counts),
     as a :class:`ParameterError` naming the parameter."""
     try:
+        from . import secrecy  # here, not at import: pandas stays out of a warm `run`
+
         return secrecy.check_threshold(secret_threshold, minimum=1)
     except ValueError as exc:
         raise ParameterError(f"secret_threshold : {exc}") from None

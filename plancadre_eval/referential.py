@@ -264,7 +264,9 @@ class PlanFigure:
 @dataclass(frozen=True)
 class Plan:
     """The plan itself (``plan:`` of ``plan.yaml``): its département, implementation years
-    ``annee_debut``..``annee_fin`` and baseline year ``annee_reference``."""
+    ``annee_debut``..``annee_fin`` and baseline year ``annee_reference``; ``facteur_plausibilite``
+    the year-on-year change (×f or ÷f) beyond which ``check`` warns; ``alias_pilotes`` the current
+    names of renamed pilot services as ``(alias, pilote_court)`` pairs (DDCS became DDETS in 2021)."""
 
     id: str
     titre: str
@@ -273,6 +275,8 @@ class Plan:
     annee_fin: int
     annee_reference: int
     source: str = ""
+    facteur_plausibilite: float = 3.0
+    alias_pilotes: tuple[tuple[str, str], ...] = ()
 
     @property
     def years(self) -> list[int]:
@@ -367,13 +371,45 @@ def _jsonable(obj: Any) -> Any:
 
 # --- loading --------------------------------------------------------------------------------
 
+#: Referentials already read in this process, keyed by their files' contents (see
+#: :func:`load_referential`): a warm kernel rendering a year's pages reads the YAML once.
+_LOADED: dict[tuple, Referential] = {}
+#: libyaml's parser when PyYAML was built with it (ten times faster, same documents), else Python's.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _content_key(folder: Path) -> tuple | None:
+    """``(folder, ((file, bytes), ...))`` of a referential's files, None if one cannot be read."""
+    files = [folder] if folder.is_file() else \
+        [folder / "plan.yaml"] + sorted(folder.glob("fiches-*.yaml")) if folder.is_dir() else []
+    try:
+        return (str(folder.resolve()), tuple((str(f), f.read_bytes()) for f in files))
+    except OSError:
+        return None
+
+
 def load_referential(folder: str | Path | None = None) -> Referential:
     """Load and validate a referential folder (default: the shipped plan 2019-2022).
 
     A single YAML file holding ``plan``, ``axes``, ``structures`` and ``fiches`` is accepted too.
-    Raises :class:`ReferentialError` with every problem found.
+    Raises :class:`ReferentialError` with every problem found. The result is kept for the
+    process and returned again while the folder's files hold the same bytes (a
+    :class:`Referential` is frozen: sharing it is safe).
     """
     folder = Path(folder) if folder else paths.default_referential()
+    key = _content_key(folder)
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    referential = _load_referential(folder)
+    if key is not None:
+        if len(_LOADED) > 4:
+            _LOADED.clear()
+        _LOADED[key] = referential
+    return referential
+
+
+def _load_referential(folder: Path) -> Referential:
+    """:func:`load_referential` without the cache."""
     problems: list[str] = []
     if folder.is_file():
         files = [folder]
@@ -388,7 +424,7 @@ def load_referential(folder: str | Path | None = None) -> Referential:
             problems.append(f"{path} : fichier manquant (un référentiel contient plan.yaml).")
             continue
         try:
-            docs.append((path, yaml.safe_load(path.read_text(encoding="utf-8"))))
+            docs.append((path, yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problems.append(f"{path} : YAML illisible ({_short(exc)}).")
     if problems:
@@ -466,6 +502,8 @@ class _Validator:
             annee_fin=s.year("annee_fin"),
             annee_reference=s.year("annee_reference"),
             source=s.text("source", required=False),
+            facteur_plausibilite=s.factor("facteur_plausibilite", default=3.0),
+            alias_pilotes=s.aliases("alias_pilotes"),
         )
 
     def axis(self, path, d):
@@ -625,6 +663,12 @@ class _Validator:
 
     def cross_checks(self, plan, axes, structures, fiches, fiches_raw):
         by_file = {f.id: f.fichier for f in fiches}
+        pilots = sorted({f.pilote_court for f in fiches})
+        for alias, pilot in plan.alias_pilotes if pilots else ():
+            if pilot not in pilots:
+                self.problems.append(f"plan.yaml : plan : champ 'alias_pilotes' : '{alias}' renvoie "
+                                     f"à '{pilot}', qui n'est le pilote_court d'aucune fiche ; "
+                                     f"pilotes du plan : {', '.join(pilots)}.")
         seen: dict[str, str] = {}
         for f in fiches:
             if f.id in seen:
@@ -755,6 +799,24 @@ class _Section:
             self.err(key, f"valeur {val!r} inconnue ; valeurs admises : "
                           f"{', '.join(choices)}.{hint}")
         return val
+
+    def factor(self, key, default: float) -> float:
+        """A factor above 1 (``default`` when absent)."""
+        val = self.data.get(key, default)
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not val > 1:
+            self.err(key, f"attendu un nombre supérieur à 1 (ex. 3 : une valeur triplée ou "
+                          f"divisée par trois d'une année sur l'autre), trouvé {val!r}.")
+            return default
+        return float(val)
+
+    def aliases(self, key) -> tuple[tuple[str, str], ...]:
+        """``{alias: pilote_court}`` -> sorted ``(alias, pilote_court)`` pairs."""
+        val = self.data.get(key) or {}
+        if not isinstance(val, dict):
+            self.err(key, "attendu un dictionnaire « nouveau nom: nom court du plan » (ex. "
+                          "DDETS: DDCS).")
+            return ()
+        return tuple(sorted((str(k).strip(), str(v).strip()) for k, v in val.items()))
 
     def year(self, key):
         """A year such as 2019 (``referential.coerce_year``); 0 after recording the problem."""

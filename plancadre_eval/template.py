@@ -1,7 +1,9 @@
 """The collection template: the workbook a pilot service fills in (``plancadre-eval template``).
 
-- :func:`template_rows` ``(referential, territories, year, pilote) -> DataFrame`` — one row per
-  collected id and expected territory (:func:`territories.indicator_codes`), then the milestones;
+- :func:`template_rows` ``(referential, territories, year, pilote, observations) -> DataFrame`` —
+  for the fiches due that year (of one pilot, aliases such as DDETS followed), one row per
+  collected id and expected territory (:func:`territories.indicator_codes`) with the previous
+  year's value beside it, then the milestones not already declared done;
 - :func:`write_template` — the workbook (sheets "Collecte", "Mode d'emploi", hidden "Listes");
 - :func:`command_template` — ``plancadre-eval template --year Y [--pilote NOM] --out F.xlsx``.
 
@@ -23,27 +25,49 @@ from .collection import (
     TerritoriesLike,
     _default_territories,
     _fmt_list,
-    _fold,
     _Places,
     _plural,
 )
-from .referential import Indicator, Referential, suggest
+from .pilots import fiches_due, pilot_named, unknown_pilot_message
+from .referential import Indicator, Referential
+from .statuses import parse_milestone_answer
 
-#: Columns of the "Collecte" sheet, in order (``libelle``, ``unite``, ``nom_territoire`` are
-#: reminders ignored when the file is read back).
+#: Columns of the "Collecte" sheet, in order (``libelle``, ``unite``, ``nom_territoire``,
+#: ``valeur_annee_precedente`` are reminders ignored when the file is read back).
 TEMPLATE_COLUMNS = (
-    "fiche", "indicateur", "libelle", "unite", "annee", "territoire", "nom_territoire", "valeur",
-    "source", "commentaire",
+    "fiche", "indicateur", "libelle", "unite", "annee", "territoire", "nom_territoire",
+    "valeur_annee_precedente", "valeur", "source", "commentaire",
 )
 HELP_SHEET = "Mode d'emploi"
 LISTS_SHEET = "Listes"
 
 
-def _fiches_of(ref: Referential, pilote: str | None):
-    if not pilote:
-        return list(ref.fiches)
-    wanted = _fold(pilote)
-    return [f for f in ref.fiches if _fold(f.pilote_court) == wanted]
+def _fiches_of(ref: Referential, pilote: str | None, year: int):
+    """Fiches of the template: those due in ``year`` (every fiche for the reference year, which
+    no fiche is due in), of the pilot ``pilote`` (a ``pilote_court``) when given."""
+    if year in ref.plan.years:
+        return fiches_due(ref, year, pilote)
+    return [f for f in ref.fiches if pilote is None or f.pilote_court == pilote]
+
+
+def _previous_values(observations: pd.DataFrame | None, year: int) -> dict[tuple[str, str], str]:
+    """``{(collected id, territory): value as written}`` of ``year - 1``."""
+    if observations is None or observations.empty:
+        return {}
+    prev = observations[observations["annee"] == year - 1]
+    ids = [i if c == "valeur" else f"{i}.{c}" for i, c in zip(prev["indicateur"], prev["composante"])]
+    return dict(zip(zip(ids, prev["territoire"]), prev["texte"]))
+
+
+def _done_before(observations: pd.DataFrame | None, year: int) -> set[str]:
+    """Ids of milestones declared done ("oui" or a date) in a year before ``year``: they stay
+    done and are not asked again."""
+    if observations is None or observations.empty:
+        return set()
+    earlier = observations[observations["annee"] < year]
+    return {i for i, texte, valeur, annee in zip(earlier["indicateur"], earlier["texte"],
+                                                 earlier["valeur"], earlier["annee"])
+            if parse_milestone_answer(texte, valeur, int(annee))[0]}
 
 
 def _date_fr(d: dt.date | None) -> str:
@@ -78,24 +102,31 @@ def template_rows(
     territories: TerritoriesLike,
     year: int,
     pilote: str | None = None,
+    observations: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rows of the collection template (columns :data:`TEMPLATE_COLUMNS`, ``valeur`` empty).
 
-    One row per collected id (with its ``.numerateur`` / ``.denominateur`` / ``.personnes``
-    component rows) and territory of the indicator's level, then one row per milestone of the
-    fiche (département). An indicator of type ``jalon`` whose milestone already has a row is not
-    repeated. ``pilote`` filters the fiches on ``pilote_court`` (case-insensitive); an unknown
-    pilot raises ``ValueError`` naming the known pilots.
+    For each fiche due in ``year`` (:func:`pilots.fiches_due`), one row per collected id (with its
+    ``.numerateur`` / ``.denominateur`` / ``.personnes`` component rows) and territory of the
+    indicator's level, then one row per milestone of the fiche (département), except milestones
+    declared done in an earlier year of ``observations`` (they stay done). An indicator of type
+    ``jalon`` whose milestone already has a row is not repeated. ``valeur_annee_precedente`` is
+    the value of ``year - 1`` in ``observations`` (as written), empty without it. ``pilote``
+    filters the fiches on ``pilote_court`` (case and accents ignored, aliases of
+    ``plan.alias_pilotes`` followed: DDETS -> DDCS); an unknown pilot raises ``ValueError``
+    naming the known pilots.
     """
-    if pilote and not _fiches_of(referential, pilote):
-        near = suggest(pilote, referential.pilots())
-        hint = f" Vouliez-vous dire '{near}' ?" if near else ""
-        raise ValueError(f"Service pilote '{pilote}' inconnu ; services pilotes du référentiel : "
-                         f"{_fmt_list(referential.pilots())}.{hint}")
+    if pilote:
+        resolved = pilot_named(referential, pilote)
+        if resolved is None:
+            raise ValueError(unknown_pilot_message(referential, pilote))
+        pilote = resolved
     years = referential.plan.data_years
     if year not in years:
         raise ValueError(f"Année {year} hors du plan ; attendu une année entre {years[0]} et "
                          f"{years[-1]}.")
+    previous = _previous_values(observations, year)
+    done = _done_before(observations, year)
     places = _Places(referential, territories)
     rows: list[dict[str, Any]] = []
 
@@ -104,10 +135,11 @@ def template_rows(
         for code in codes:
             rows.append({"fiche": fiche_id, "indicateur": ident, "libelle": label, "unite": unit,
                          "annee": year, "territoire": code, "nom_territoire": places.name(code),
+                         "valeur_annee_precedente": previous.get((ident, code), ""),
                          "valeur": "", "source": "", "commentaire": "", "_niveau": niveau,
                          "_jalon": milestone})
 
-    for fiche in _fiches_of(referential, pilote):
+    for fiche in _fiches_of(referential, pilote, year):
         milestone_ids = {m.id for m in fiche.jalons}
         for ind in fiche.indicateurs:
             if not ind.collected or (ind.type == "jalon" and ind.jalon in milestone_ids):
@@ -117,6 +149,8 @@ def template_rows(
             for ident, label, unit in _template_ids(ind):
                 add(fiche.id, ident, label, unit, codes, ind.niveau, ind.type == "jalon")
         for ms in fiche.jalons:
+            if ms.id in done:
+                continue
             add(fiche.id, ms.id, f"Jalon : {ms.libelle} (échéance {_date_fr(ms.echeance)})",
                 _MILESTONE_UNIT, [places.dep], "departement", True)
     frame = pd.DataFrame.from_records(
@@ -141,6 +175,9 @@ _HELP = [
     "indicateur : identifiant de l'indicateur (ex. 2.10.1), d'une composante (2.9.3.numerateur, "
     "2.9.3.denominateur, 2.6.4.personnes) ou d'un jalon (2.10.J1).",
     "libelle, unite, nom_territoire : rappels du plan et du territoire, ignorés à la lecture.",
+    "valeur_annee_precedente : la valeur reçue l'an dernier pour la même ligne, pour comparaison "
+    "(ignorée à la lecture) ; un écart de plus de trois fois, à la hausse ou à la baisse, sera "
+    "vérifié avec vous.",
     "annee : année de l'observation (entre {y0} et {y1}).",
     "territoire : code du territoire, à choisir dans la liste déroulante : {dep} (département), "
     "code d'arrondissement (ex. 621), d'EPCI, de commune ou d'une structure (ex. CGD-ARRAS). {dep} "
@@ -160,13 +197,20 @@ _HELP = [
     "Durée moyenne : la durée sur la ligne de l'indicateur, et sur la ligne .personnes le nombre "
     "de personnes sur lesquelles porte la moyenne.",
     "Jalon : oui (réalisé), non (pas encore réalisé), ou la date de réalisation (AAAA-MM-JJ ou "
-    "JJ/MM/AAAA).",
+    "JJ/MM/AAAA). Un jalon déclaré réalisé une année le reste : il n'est plus demandé les années "
+    "suivantes.",
     "Indicateur qualitatif : texte libre dans valeur ou dans commentaire.",
     "",
     "# Enregistrement et vérification",
-    "Gardez le format .xlsx, ou enregistrez en « CSV (séparateur : point-virgule) ». Avant "
-    "l'exploitation, l'équipe d'évaluation vérifie le fichier avec : plancadre-eval check "
-    "FICHIER ; chaque problème est signalé avec son numéro de ligne et sa colonne.",
+    "Gardez le format .xlsx, ou enregistrez en « CSV (séparateur : point-virgule) ». L'équipe "
+    "d'évaluation range tous les fichiers reçus, toutes années confondues, dans un seul dossier "
+    "de collecte (data/collecte/, en sous-dossiers si elle le souhaite) : les années précédentes "
+    "restent lues pour les évolutions et les jalons. Ne renvoyez pas une valeur déjà transmise "
+    "sauf pour la corriger, en le signalant : une même observation déclarée deux fois avec deux "
+    "valeurs différentes est refusée.",
+    "Avant l'exploitation, l'équipe d'évaluation vérifie le fichier avec : plancadre-eval check "
+    "data/collecte ; chaque problème est signalé avec son numéro de ligne et sa colonne, et "
+    "chaque valeur peu plausible par un avertissement.",
 ]
 
 
@@ -217,6 +261,7 @@ def _write_workbook(referential: Referential, rows: pd.DataFrame, year: int, out
     ws.column_dimensions[get_column_letter(col["source"])].width = 25
     ws.column_dimensions[get_column_letter(col["unite"])].width = 16
     ws.column_dimensions[get_column_letter(col["nom_territoire"])].width = 30
+    ws.column_dimensions[get_column_letter(col["valeur_annee_precedente"])].width = 16
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(TEMPLATE_COLUMNS))}{max(n + 1, 1)}"
 
@@ -285,6 +330,21 @@ def _runs(index: Iterable[int]) -> list[tuple[int, int]]:
 
 # --- command line ------------------------------------------------------------------------------
 
+def _collected_observations(data: str | None, referential: Referential, territories
+                            ) -> pd.DataFrame | None:
+    """Observations of the collection folder (``--data``; default ``data/collecte`` when it holds
+    files), for the previous year's values; rows with problems are left out (``check`` reports
+    them), None without a folder."""
+    from . import paths
+    from .collection import read_collection
+    from .provenance import collection_files
+
+    folder = paths.resolve(data) if data else paths.data_dir() / "collecte"
+    if not folder.is_dir() or not collection_files(folder):
+        return None
+    return read_collection([folder], referential, territories)[0].observations
+
+
 def command_template(args) -> int:
     """``plancadre-eval template --year Y [--pilote NOM] --out FICHIER.xlsx``.
 
@@ -300,8 +360,10 @@ def command_template(args) -> int:
     except ReferentialError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    territories = _default_territories()
+    observations = _collected_observations(getattr(args, "data", None), ref, territories)
     try:
-        rows = template_rows(ref, _default_territories(), args.year, args.pilote)
+        rows = template_rows(ref, territories, args.year, args.pilote, observations)
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -425,20 +425,108 @@ def test_bad_date_indicator(tmp_path, ref):
         "F:2: colonne 'valeur': 'bientôt' n'est pas une date ; attendu AAAA-MM-JJ ou JJ/MM/AAAA."
 
 
-def test_duplicate_observation_names_the_first_row(tmp_path, ref):
+def test_conflicting_duplicate_names_the_first_row(tmp_path, ref):
     assert one_line(tmp_path, ref, "1.4;1.4.1;2021;62;3", "1.4;1.4.1;2022;62;3",
                     "1.4;1.4.1;2021;62;4") == (
-        "F:4: colonne 'indicateur': observation en double : '1.4.1', année 2021, territoire '62' "
-        "déjà déclaré ligne 2 ; gardez une seule ligne.")
+        "F:4: colonne 'valeur': observation déclarée deux fois avec des valeurs différentes : "
+        "'1.4.1', année 2021, territoire '62' vaut '4' ici et '3' à la ligne 2 ; gardez la bonne "
+        "valeur et supprimez l'autre ligne.")
 
 
-def test_duplicate_observation_across_files(tmp_path, ref):
-    a = write_csv(tmp_path, ["2.1;2.1.1.personnes;2021;TJ-ARRAS;3"], name="a.csv")
-    b = write_csv(tmp_path, ["2.1;2.1.1.personnes;2021;TJ-ARRAS;4"], name="b.csv")
-    assert lines(tmp_path, ref) == [
-        f"{b}:2: colonne 'indicateur': observation en double : '2.1.1.personnes', année 2021, "
-        f"territoire 'TJ-ARRAS' déjà déclaré ligne 2 de {a} ; gardez une seule ligne."
+def test_conflicting_duplicate_across_files_names_both_files_and_keeps_neither(tmp_path, ref):
+    (tmp_path / "2020").mkdir()
+    (tmp_path / "2021").mkdir()
+    a = write_csv(tmp_path / "2020", ["2.1;2.1.1.personnes;2021;TJ-ARRAS;3"], name="a.csv")
+    b = write_csv(tmp_path / "2021", ["2.1;2.1.1.personnes;2021;TJ-ARRAS;4"], name="b.csv")
+    coll, problems = read_collection(tmp_path, ref, TERR)
+    assert [str(p) for p in problems] == [
+        f"{b}:2: colonne 'valeur': observation déclarée deux fois avec des valeurs différentes : "
+        f"'2.1.1.personnes', année 2021, territoire 'TJ-ARRAS' vaut '4' ici et '3' à la ligne 2 "
+        f"de {a} ; gardez la bonne valeur et supprimez l'autre ligne."
     ]
+    assert coll.observations.empty  # neither value is trusted
+
+
+def test_identical_duplicate_is_kept_once_with_a_warning(tmp_path, ref):
+    """A file sent twice (or copied in two folders) is not an error: the first row is kept."""
+    a = write_csv(tmp_path, ["1.4;1.4.1;2021;62;1 030"], name="a.csv")
+    b = write_csv(tmp_path, ["1.4;1.4.1;2021;62;1030"], name="b.csv")
+    coll, problems = read_collection(tmp_path, ref, TERR)
+    assert problems == []
+    assert coll.observations[["fichier", "valeur"]].values.tolist() == [["a.csv", 1030.0]]
+    assert [str(w) for w in coll.warnings] == [
+        f"{b}:2: avertissement : '1.4.1', année 2021, territoire '62' déjà déclaré avec la même "
+        f"valeur à la ligne 2 de {a} ; cette ligne est ignorée (supprimez le doublon)."]
+
+
+def test_folder_split_by_year_reads_like_the_flat_folder(tmp_path, ref):
+    rows = {2019: ["1.4;1.4.1;2019;62;10", "1.4;1.4.J1;2019;62;oui"],
+            2020: ["1.4;1.4.1;2020;62;12"], 2021: ["1.4;1.4.1;2021;62;15"]}
+    flat, split = tmp_path / "plat", tmp_path / "par-annee"
+    flat.mkdir()
+    write_csv(flat, [r for year in rows for r in rows[year]], name="fiche-1.4.csv")
+    for year, year_rows in rows.items():
+        (split / str(year)).mkdir(parents=True)
+        write_csv(split / str(year), year_rows, name="fiche-1.4.csv")
+    a = load_collection(flat, ref, TERR).observations
+    b = load_collection(split, ref, TERR).observations
+    columns = ["fiche", "indicateur", "composante", "annee", "territoire", "valeur", "texte"]
+    pd.testing.assert_frame_equal(a[columns], b[columns])
+    assert b["fichier"].tolist() == ["2019/fiche-1.4.csv"] * 2 + ["2020/fiche-1.4.csv",
+                                                                  "2021/fiche-1.4.csv"]
+    from plancadre_eval.engine import Engine
+
+    shown = ["indicateur", "territoire", "valeur", "valeur_n_1", "evolution", "reference", "statut"]
+    flat_table = Engine(ref, a).computed_table(2021, ["1.4"])[shown]
+    split_table = Engine(ref, b).computed_table(2021, ["1.4"])[shown]
+    pd.testing.assert_frame_equal(flat_table, split_table)
+    assert flat_table.set_index("indicateur").loc["1.4.1", "valeur_n_1"] == 12
+
+
+def test_milestone_declared_once_stays_done_in_later_years(tmp_path, ref):
+    """A milestone answered "oui" in the 2019 sub-folder is done in 2021 without being declared
+    again; read from the 2021 sub-folder alone (the old one-folder-per-year way) it is late."""
+    from plancadre_eval.engine import Engine
+
+    for year in (2019, 2021):
+        (tmp_path / str(year)).mkdir()
+    write_csv(tmp_path / "2019", ["1.4;1.4.J1;2019;62;oui;;"], name="ddcs.csv")
+    write_csv(tmp_path / "2021", ["1.4;1.4.1;2021;62;12;;"], name="ddcs.csv")
+    whole = load_collection(tmp_path, ref, TERR).observations
+    status = Engine(ref, whole).milestones(2021, "1.4").set_index("jalon")["statut"]
+    assert status["1.4.J1"] == "réalisé"
+    one_year = load_collection(tmp_path / "2021", ref, TERR).observations
+    assert Engine(ref, one_year).milestones(2021, "1.4").set_index("jalon")["statut"][
+        "1.4.J1"] == "en retard"
+
+
+DEMO_ROW = "1.4;1.4.1;2021;62;12;données de démonstration (fictives);"
+
+
+def test_demo_rows_in_a_real_folder_are_an_error(tmp_path, ref):
+    path = write_csv(tmp_path, ["1.4;1.4.1;2020;62;10;service;", DEMO_ROW,
+                                DEMO_ROW.replace("2021", "2022")])
+    coll, problems = read_collection(tmp_path, ref, TERR)
+    assert [str(p) for p in problems] == [
+        f"{path}:3: colonne 'source': donnée de démonstration (fictive) (et 1 autres lignes) dans "
+        "un dossier de données réelles (sans fichier DEMONSTRATION) : ses chiffres passeraient "
+        "pour réels ; retirez ce fichier du dossier de collecte (les données de démonstration "
+        "restent dans data/demo/)."]
+    assert coll.observations["annee"].tolist() == [2020]
+
+
+def test_real_rows_in_a_demo_folder_are_an_error(tmp_path, ref):
+    (tmp_path / "DEMONSTRATION").write_text("démo", encoding="utf-8")
+    (tmp_path / "recu").mkdir()
+    write_csv(tmp_path, [DEMO_ROW], name="demo.csv")
+    real = write_csv(tmp_path / "recu", ["1.4;1.4.1;2020;62;10;tableau de bord DDETS;"])
+    problems = read_collection(tmp_path, ref, TERR)[1]
+    assert [str(p) for p in problems] == [
+        f"{real}:2: colonne 'source': ligne de données réelles dans un dossier de démonstration "
+        "(il contient le fichier DEMONSTRATION) : les pages porteraient la mention « Données de "
+        "démonstration » sur des données réelles ; déposez les fichiers réels dans "
+        "data/collecte/, sans le fichier DEMONSTRATION."]
+    assert read_collection(tmp_path / "demo.csv", ref, TERR)[1] == []
 
 
 def test_every_problem_of_a_file_in_one_pass_and_input_untouched(ref):
@@ -448,12 +536,13 @@ def test_every_problem_of_a_file_in_one_pass_and_input_untouched(ref):
     assert sha256(path) == before
     assert [(p.row, p.column) for p in problems] == [
         (3, "fiche"), (4, "annee"), (5, "territoire"), (6, "valeur"), (7, "valeur"),
-        (8, "indicateur")]
+        (8, "valeur")]
     assert str(problems[-1]) == (
-        f"{path}:8: colonne 'indicateur': observation en double : '1.4.1', année 2021, territoire "
-        "'62' déjà déclaré ligne 2 ; gardez une seule ligne.")
-    # the valid row is still read; the run refuses the whole collection
-    assert coll.observations["ligne"].tolist() == [2]
+        f"{path}:8: colonne 'valeur': observation déclarée deux fois avec des valeurs "
+        "différentes : '1.4.1', année 2021, territoire '62' vaut '11' ici et '10' à la ligne 2 ; "
+        "gardez la bonne valeur et supprimez l'autre ligne.")
+    # row 2 is valid alone but contradicted by row 8: neither is read
+    assert coll.observations["ligne"].tolist() == []
     with pytest.raises(CollectionError) as err:
         load_collection(path, ref, TERR)
     assert str(err.value) == "\n".join(str(p) for p in problems)

@@ -71,3 +71,37 @@ def test_day_centres_follow_the_plan(rows):
     assert sum(by_year[2018].values()) == 5 and by_year[2018]["621"] == 0
     assert by_year[2019]["621"] == 1
     assert sum(by_year[2022].values()) == 7
+
+
+def test_check_of_the_demo_folder_prints_no_warning(capsys):
+    """The demo is data a committee member would believe: within natural bounds (at most 7
+    arrondissements, shares ≤ 100 %), no year-on-year jump beyond ×3, parts within totals."""
+    from plancadre_eval.cli import main
+
+    assert main(["check", "--strict", str(DEMO)]) == 0
+    out = capsys.readouterr().out
+    assert "avertissement" not in out
+    assert out.startswith("OK : 36 fichiers")
+
+
+def test_demo_trajectories_go_towards_their_targets_in_the_indicators_direction(ref, rows):
+    """A target is reached only by getting to it in the indicator's direction: the 2018 value of
+    a targeted indicator without baseline is on the far side of the target."""
+    quantitative = {i.id for i in ref.indicators() if i.quantitative}
+    dep = {(r["indicateur"], int(r["annee"])): float(r["valeur"].replace(",", "."))
+           for r in rows if r["territoire"] == "62" and r["indicateur"] in quantitative}
+    checked = 0
+    for fiche in ref.fiches:
+        baselines = {b.indicateur for b in fiche.etat_des_lieux}
+        for target in fiche.cibles:
+            ind_id = target.indicateur
+            if not ind_id or ind_id in baselines or (ind_id, 2018) not in dep:
+                continue
+            ind = ref.indicator(ind_id)
+            if ind.sens == "hausse":
+                assert dep[(ind_id, 2018)] < target.valeur, ind_id
+            elif ind.sens == "baisse":
+                assert dep[(ind_id, 2018)] > target.valeur, ind_id
+            checked += 1
+    assert checked >= 3
+    assert max(v for (i, _), v in dep.items() if i == "2.6.6") == 7

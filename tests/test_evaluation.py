@@ -470,6 +470,27 @@ def test_load_context_reuses_the_collection_until_a_file_changes(tmp_path):
     assert isinstance(first.territories, territories.Territories)
 
 
+def test_load_context_shares_one_context_and_engine_per_year_until_a_file_changes(tmp_path):
+    from plancadre_eval import parameters
+
+    ref = load_referential()
+    folder = tmp_path / "collecte"
+    folder.mkdir()
+    f = folder / "fiche-2.5.csv"
+    f.write_text("fiche;indicateur;annee;territoire;valeur\n2.5;2.5.1;2021;621;1\n", encoding="utf-8")
+    settings_ = parameters.Settings(referential=ref, year=2021, data_dir=folder, secret_threshold=5)
+    first = page_context.load_context(settings_)
+    assert page_context.load_context(settings_) is first  # the pages of a kernel share its engine
+    other_year = page_context.load_context(dataclasses.replace(settings_, year=2022))
+    other_threshold = page_context.load_context(dataclasses.replace(settings_, secret_threshold=3))
+    assert other_year is not first and other_year.year == 2022
+    assert other_threshold is not first and other_threshold.engine.secret_threshold == 3
+    f.write_text("fiche;indicateur;annee;territoire;valeur\n2.5;2.5.1;2021;621;7\n", encoding="utf-8")
+    changed = page_context.load_context(settings_)
+    assert changed is not first
+    assert changed.engine.observations["valeur"].tolist() == [7.0]
+
+
 def test_an_unknown_fiche_is_a_french_error(referential, data_dir):
     with pytest.raises(ValueError, match="Fiche inconnue : '9.9'"):
         fiche_page.fiche_data(make_context(referential, data_dir), "9.9")

@@ -56,7 +56,7 @@ def test_collection_reads_the_files_provenance_discovers(tmp_path):
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x", encoding="utf-8")
-    found, problems = collection._discover([tmp_path])
+    found, problems = collection.discover([tmp_path])
     assert problems == []
     assert [(p, name) for p, _, name in found] == provenance.collection_files(tmp_path)
 

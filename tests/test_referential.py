@@ -257,6 +257,20 @@ def _problems(folder: Path) -> list[str]:
     return exc.value.problems
 
 
+def test_a_referential_is_read_again_only_when_its_files_change(tmp_path):
+    ref_dir = _copy(tmp_path)
+    first = load_referential(ref_dir)
+    assert load_referential(ref_dir) is first
+    plan = ref_dir / "plan.yaml"
+    text = plan.read_text(encoding="utf-8")
+    title = first.plan.titre
+    plan.write_text(text.replace(f"titre: {title}", f"titre: {title} (amendé)", 1), encoding="utf-8")
+    amended = load_referential(ref_dir)
+    assert amended is not first and amended.plan.titre == title + " (amendé)"
+    plan.write_text(text, encoding="utf-8")  # same bytes as the first time: same plan again
+    assert load_referential(ref_dir).plan.titre == title
+
+
 def test_duplicate_fiche_id_is_rejected(tmp_path):
     ref_dir = _copy(tmp_path)
     _edit(ref_dir / "fiches-axe1.yaml", "1.2", lambda f: f.update(id="1.1"))

@@ -275,6 +275,24 @@ def test_invalid_data_stops_the_run_before_any_kernel(project):
     assert not project.year_dir.exists() or not list(project.year_dir.glob("*.html"))
 
 
+def test_plausibility_warnings_are_printed_before_the_run(tmp_path, capsys):
+    """The real validation returns the check's warning lines; the run prints them (notes) before
+    rendering, and keeps them in the manifest's validation entry."""
+    from plancadre_eval.referential import load_referential
+    from plancadre_eval.runner import planning
+
+    (tmp_path / "fiche-2.6.csv").write_text(HEADER + "2.6;2.6.6;2021;62;16;DDETS;\n",
+                                            encoding="utf-8")
+    warnings: list[str] = []
+    mapping = planning.validate_collection(tmp_path, load_referential(), warnings)
+    assert mapping == {"fiche-2.6.csv": ["2.6"]}
+    assert len(warnings) == 1 and warnings[0].startswith(
+        f"{tmp_path / 'fiche-2.6.csv'}:2: avertissement : '2.6.6' vaut 16 arrondissements")
+    _, _, entry = planning._validate_inputs(tmp_path, load_referential(), {"f": "x"}, "r", "l",
+                                            {}, None, tmp_path, lambda: [])
+    assert entry["avertissements"] == warnings
+
+
 def test_missing_data_folder_is_an_input_error(project):
     with pytest.raises(InputError, match="data_dir 'absent'"):
         project.run(params=dict(project.params, data_dir="absent"))
@@ -789,11 +807,33 @@ def test_cli_end_to_end_with_the_real_validation_and_indicator_table(cli_project
     assert not (year_dir / "fiche-2.10.html").exists()  # not asked for
     index = (year_dir / "index.html").read_text(encoding="utf-8")
     assert "non produite" in index  # 2.10 and 4.5 are due but were not asked for
+    # the follow-up of the collection, linked from the year's index
+    assert 'href="collecte.html"' in index and 'href="relances.csv"' in index
+    assert "Suivi de la collecte 2021" in (year_dir / "collecte.html").read_text(encoding="utf-8")
+    assert (year_dir / "relances.csv").read_bytes().startswith(b"\xef\xbb\xbfpilote;service;")
 
     assert main(["run", "--year", "2021", "--fiche", "1.1", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"^fiche-1\.1\s+ok\s+réutilisé", out, re.M)
     assert "0 produite(s), 3 réutilisée(s), 0 échec(s)." in out
+
+
+def test_the_longest_pages_start_first():
+    ref = load_referential()
+    by_size = sorted(ref.fiche_ids, key=lambda f: -len(ref.fiche(f).indicateurs))
+    small, large = by_size[-1], by_size[0]
+    assert len(ref.fiche(large).indicateurs) > len(ref.fiche(small).indicateurs)
+
+    def task(name, kind, fiche=None, year=2021):
+        return PageTask(year=year, name=name, kind=kind, fiche=fiche, notebook="nb.ipynb",
+                        notebook_display="nb.ipynb", parameters={}, title=name, root=".", run_token="t")
+
+    tasks = [task(f"fiche-{small}", "fiche", small), task(f"fiche-{large}", "fiche", large),
+             task("synthese", "synthese"), task(f"fiche-{large}", "fiche", large, year=2020),
+             task("diagnostic", "diagnostic")]
+    order = [(t.year, t.name) for t in runner.longest_first(tasks, ref)]
+    assert order == [(2021, "diagnostic"), (2021, "synthese"), (2020, f"fiche-{large}"),
+                     (2021, f"fiche-{large}"), (2021, f"fiche-{small}")]
 
 
 # --- the bilan of the plan ----------------------------------------------------------------------

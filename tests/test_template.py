@@ -58,7 +58,8 @@ def test_template_territories_by_level(ref):
 
 def test_template_refuses_an_unknown_pilot_and_year(ref):
     with pytest.raises(ValueError, match=r"^Service pilote 'DDSC' inconnu ; services pilotes du "
-                       r"référentiel : DDCS, Gendarmerie, Parquets\. Vouliez-vous dire 'DDCS' \?$"):
+                       r"référentiel : DDCS, Gendarmerie, Parquets, DDETS \(= DDCS\)\. Vouliez-vous dire "
+                       r"'DDCS' \?$"):
         template_rows(ref, TERR, 2021, "DDSC")
     with pytest.raises(ValueError, match=r"^Année 2030 hors du plan ; attendu une année entre "
                        r"2018 et 2022\.$"):
@@ -113,7 +114,7 @@ def test_template_workbook_layout(tmp_path, ref):
     assert head[:2] == ["fiche", "indicateur"] and "libelle" in head and "valeur" in head
     assert all(isinstance(c.value, str) for c in ws["A"][1:])          # ids stay text
     validations = {dv.formula1: dv for dv in ws.data_validations.dataValidation}
-    assert str(validations['"oui,non"'].sqref) == "H24 H32"               # the two milestones
+    assert str(validations['"oui,non"'].sqref) == "I24 I32"               # the two milestones
     lists = wb["Listes"]
     assert lists.sheet_state == "hidden"
     column = {lists.cell(1, j).value: j for j in range(1, lists.max_column + 1)}
@@ -150,7 +151,7 @@ def test_cli_template_unknown_pilot_exits_2(tmp_path, capsys, fake_territories):
     assert cli.main(["template", "--year", "2021", "--pilote", "Mairie", "--out", str(out),
                      "--referentiel", str(MINI)]) == 2
     assert capsys.readouterr().err == ("Service pilote 'Mairie' inconnu ; services pilotes du "
-                                       "référentiel : DDCS, Gendarmerie, Parquets.\n")
+                                       "référentiel : DDCS, Gendarmerie, Parquets, DDETS (= DDCS).\n")
     assert not out.exists()
 
 
@@ -161,3 +162,46 @@ def test_cli_template_needs_an_xlsx_and_a_year(tmp_path, capsys, fake_territorie
     with pytest.raises(SystemExit) as exit_:
         cli.main(["template", "--out", str(tmp_path / "x.xlsx")])
     assert exit_.value.code == 2
+
+
+def test_renamed_pilot_is_found_under_its_new_name(ref):
+    """The DDCS became the DDETS in 2021: ``--pilote DDETS`` gives the DDCS's fiches."""
+    from plancadre_eval.pilots import pilot_label, pilot_named
+
+    assert pilot_named(ref, "ddets") == pilot_named(ref, "DDCS") == "DDCS"
+    assert pilot_label(ref, "DDCS") == "DDCS (aujourd'hui DDETS)"
+    pd_equal = template_rows(ref, TERR, 2021, "DDETS").equals(template_rows(ref, TERR, 2021, "DDCS"))
+    assert pd_equal
+
+
+def test_template_lists_only_the_fiches_due_that_year(tmp_path):
+    import shutil
+
+    folder = tmp_path / "ref"
+    shutil.copytree(MINI, folder)
+    fiches = folder / "fiches-test.yaml"
+    text = fiches.read_text(encoding="utf-8")
+    start = text.index('- id: "2.5"')
+    end = text.index("frequence:", start)
+    line_end = text.index("\n", end)
+    fiches.write_text(text[:end] + "frequence: {code: triennale, libelle: Triennale}"
+                      + text[line_end:], encoding="utf-8")
+    tri = load_referential(folder)
+    assert set(template_rows(tri, TERR, 2021, "DDCS")["fiche"]) == {"1.4"}
+    assert set(template_rows(tri, TERR, 2022, "DDCS")["fiche"]) == {"1.4", "2.5"}
+
+
+def test_template_shows_last_year_value_and_skips_milestones_already_done(tmp_path, ref):
+    write = tmp_path / "f.csv"
+    write.write_text("fiche;indicateur;annee;territoire;valeur\n"
+                     "1.4;1.4.1;2020;62;1 030\n1.4;1.4.1;2019;62;900\n"
+                     "1.4;1.4.2.numerateur;2020;621;12\n1.4;1.4.J1;2019;62;2019-06-30\n"
+                     "2.5;2.5.J1;2020;62;non\n", encoding="utf-8")
+    obs = load_collection(write, ref, TERR).observations
+    rows = template_rows(ref, TERR, 2021, "DDCS", obs)
+    shown = {(i, t): v for i, t, v in zip(rows["indicateur"], rows["territoire"],
+                                          rows["valeur_annee_precedente"]) if v}
+    assert shown == {("1.4.1", "62"): "1 030", ("1.4.2.numerateur", "621"): "12",
+                     ("2.5.J1", "62"): "non"}
+    ids = rows["indicateur"].tolist()
+    assert "1.4.J1" not in ids and "2.5.J1" in ids   # done in 2019: not asked again

@@ -174,14 +174,33 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
             observations = observations[~observations["fiche"].isin(list(excluded))]
             observations = observations.reset_index(drop=True)
     else:
+        col = None
         observations, files = indicators.prepare_observations(None), ()
-    return Context(
+    is_demo = with_collection and demo.is_demo_data(settings.data_dir)
+    # One context (and so one engine, whose values are computed once) per kernel, year and inputs:
+    # the pages of a year rendered by a warm kernel share it. The key holds the very objects the
+    # context is made of (referential, territories and collection are cached by file contents and
+    # are new objects when a file changes), so a cached context is the one a fresh kernel builds.
+    key = (id(ref), id(terr), id(col), str(Path(settings.data_dir).resolve()), int(settings.year),
+           int(settings.secret_threshold), with_collection, is_demo)
+    cached = _CONTEXTS.get(key)
+    if cached is not None and cached[0] is ref and cached[1] is terr and cached[2] is col:
+        return cached[3]
+    ctx = Context(
         referential=ref, year=int(settings.year), data_dir=Path(settings.data_dir),
         secret_threshold=int(settings.secret_threshold), territories=terr,
         observations=observations, files=files, public=public_tables(ref),
-        expected=expected_territories(terr, ref),
-        demo=with_collection and demo.is_demo_data(settings.data_dir), excluded=excluded,
+        expected=expected_territories(terr, ref), demo=is_demo, excluded=excluded,
     )
+    if len(_CONTEXTS) > 8:
+        _CONTEXTS.clear()
+    _CONTEXTS[key] = (ref, terr, col, ctx)
+    return ctx
+
+
+#: Contexts already built in this process (see :func:`load_context`): ``{key: (referential,
+#: territories, collection, context)}``; the objects are kept so that their ids stay unique.
+_CONTEXTS: dict[tuple, tuple] = {}
 
 
 def arrondissement_names(territories) -> dict[str, str]:

@@ -162,6 +162,23 @@ def _make_executor(jobs: int, scheduler: str | None):
     return cf.ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="plancadre-page"), None
 
 
+def longest_first(tasks: list[PageTask], referential) -> list[PageTask]:
+    """The pages in the order they are started: the longest first, so that no worker is left
+    with a long page at the end while the others wait. The synthesis and the diagnostic (every
+    fiche, maps) come first, then the fiches by decreasing number of indicators (one chart each,
+    the largest share of a fiche page), then by year and name; the order is stable."""
+    def weight(task: PageTask) -> tuple:
+        if task.kind != "fiche":
+            return (0, 0, task.year, task.name)
+        try:
+            n = len(referential.fiche(task.fiche).indicateurs)
+        except (KeyError, ValueError):
+            n = 0
+        return (1, -n, task.year, task.name)
+
+    return sorted(tasks, key=weight)
+
+
 def run_years(
     requests: list[tuple[int, dict[str, Any]]],
     *,
@@ -228,6 +245,7 @@ def run_years(
                     reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
                     start_timeout=start_timeout, cell_timeout=cell_timeout))
 
+    tasks = longest_first(tasks, referential)
     results: dict[tuple[int, str], PageResult] = {}
     for plan in plans:  # fiches stopped by their files' problems: failed, never rendered
         for page in plan.pages:

@@ -136,18 +136,25 @@ class CollectionCheck:
 Validator = Callable[[Path, Any], "CollectionCheck | dict[str, list[str]]"]
 
 
-def validate_collection(data_dir: Path, referential) -> CollectionCheck:
+def validate_collection(data_dir: Path, referential, warnings: list[str] | None = None
+                        ) -> CollectionCheck:
     """Validate the collection files of ``data_dir`` like ``plancadre-eval check``: the fiches
     each file holds rows for, and the fiches stopped by problems (a bad file stops only its fiches,
-    :func:`plancadre_eval.exclusions.excluded_fiches`).
+    :func:`plancadre_eval.exclusions.excluded_fiches`); the plausibility warning lines
+    (:func:`plancadre_eval.plausibility.collection_warnings`, on the valid rows) are appended to
+    ``warnings`` when given.
 
     Raises :class:`InputError` with every ``check`` problem line when a problem names no fiche
     (unreadable file, unknown fiche…): nothing is rendered then.
     """
     from .. import collection, exclusions
+    from ..plausibility import collection_warnings
 
     loaded, problems = collection.read_collection([data_dir], referential)
     found = exclusions.exclusions_of_folder(loaded, problems, referential, data_dir)
+    if not found.general and warnings is not None:
+        warnings.extend(str(w) for w in collection_warnings(
+            loaded, referential, collection._default_territories()))
     if found.general:
         raise InputError([str(p) for p in problems],
                          title=f"Données de collecte invalides "
@@ -226,7 +233,7 @@ def _sources_unchanged(sources: list[dict[str, str]], root: Path) -> bool:
     return True
 
 
-_validation_memo: dict[str, dict[str, list[str]]] = {}
+_validation_memo: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
 
 
 def _validate_inputs(data_dir: Path, referential, data_files: dict[str, str], ref_hash: str,
@@ -248,14 +255,20 @@ def _validate_inputs(data_dir: Path, referential, data_files: dict[str, str], re
                    "validateur": getattr(validator, "__qualname__", "collection")})
     if cached.get("cle") == key and isinstance(cached.get("fiches_par_fichier"), dict):
         check = CollectionCheck(cached["fiches_par_fichier"], dict(cached.get("fiches_exclues") or {}))
+        warnings = list(cached.get("avertissements") or [])
     elif key + str(data_dir) in _validation_memo:
-        check = _validation_memo[key + str(data_dir)]
+        check, warnings = _validation_memo[key + str(data_dir)]
     else:
-        check = (validator or validate_collection)(data_dir, referential)
+        warnings = []
+        if validator is None:
+            check = validate_collection(data_dir, referential, warnings)
+        else:
+            check = validator(data_dir, referential)
         if not isinstance(check, CollectionCheck):
             check = CollectionCheck(dict(check))
-        _validation_memo[key + str(data_dir)] = check
-    entry = {"cle": key, "fiches_par_fichier": check.fiches_by_file, "sources": sources}
+        _validation_memo[key + str(data_dir)] = (check, warnings)
+    entry = {"cle": key, "fiches_par_fichier": check.fiches_by_file, "sources": sources,
+             "avertissements": warnings}
     if check.excluded:
         entry["fiches_exclues"] = check.excluded
     return check, sources, entry
@@ -327,6 +340,7 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
     check, sources, validation = _validate_inputs(data_dir, referential, data_files, ref_hash,
                                                   lib_hash, previous, validator, root, sources)
     mapping = check.fiches_by_file
+    notes += validation["avertissements"]  # plausibility warnings, printed before the run
     public = {e["fichier"]: e["sha256"] for e in sources if _is_public_file(e)}
     territory = {e["fichier"]: e["sha256"] for e in sources if not _is_public_file(e)}
 

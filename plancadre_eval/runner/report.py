@@ -49,10 +49,14 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     the engine of :mod:`plancadre_eval.indicators`, as the synthesis does; fiches stopped by bad
     files (``Context.excluded``) have no row and no status.
 
+    Also writes the follow-up of the collection (``collecte.html``, ``relances.csv``:
+    :func:`plancadre_eval.followup.write_followup`), from the same inputs.
+
     Returns ``(files written, {fiche id: statut})``.
     """
     from .. import evaluation, parameters
     from ..export import analyst_table, write_indicator_table
+    from ..followup import write_followup
 
     settings = parameters.validate(year=plan.year, referentiel=plan.referential.folder,
                                    data_dir=str(plan.data_dir),
@@ -65,9 +69,11 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     table = analyst_table(table, ctx.referential, ctx.name_of,
                           dict(zip(every["fiche"], every["statut"])))
     written = write_indicator_table(table, tmp_dir)
+    followup = write_followup(ctx.referential, ctx.territories, plan.year, plan.data_dir, tmp_dir,
+                              display_path(plan.data_dir))
     statuses = every[every["fiche"].isin(plan.due) & ~every["fiche"].isin(list(ctx.excluded))]
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
-    return [Path(p) for p in written.values()], status_map
+    return [Path(p) for p in written.values()] + followup, status_map
 
 
 
@@ -248,6 +254,7 @@ def render_year_index(plan: YearPlan, pages: dict[str, Any], root: Path,
                   for name, sha in sorted(plan.data_files.items())]
     indicators = [name for name in ("indicateurs.csv", "indicateurs.xlsx")
                   if (plan.year_dir / name).exists()]
+    followup = [name for name in ("collecte.html", "relances.csv") if (plan.year_dir / name).exists()]
     n_failed = sum(1 for name in pages if pages[name].get("statut") == STATUS_FAILED
                    and (name.startswith("fiche-") and name[6:] in shown or name in ("synthese", "diagnostic")))
     params = {k: (display_path(paths.resolve(v, root=root), root) if k in ("data_dir", "referentiel") else v)
@@ -255,7 +262,7 @@ def render_year_index(plan: YearPlan, pages: dict[str, Any], root: Path,
     return render_page(
         "annee.html.j2",
         annee=plan.year, plan=ref.plan, axes=axes, autres=others, donnees=data_files,
-        dossier_donnees=data_dir, sources=plan.sources, indicateurs=indicators,
+        dossier_donnees=data_dir, sources=plan.sources, indicateurs=indicators, suivi=followup,
         parametres=params, referentiel=display_path(ref.folder, root),
         empreinte_referentiel=plan.referential_hash, empreinte_bibliotheque=plan.library_hash,
         n_echecs=n_failed, demonstration=(plan.data_dir / "DEMONSTRATION").exists(),
