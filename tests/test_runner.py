@@ -285,7 +285,7 @@ def test_plausibility_warnings_are_printed_before_the_run(tmp_path, capsys):
                                             encoding="utf-8")
     warnings: list[str] = []
     mapping = planning.validate_collection(tmp_path, load_referential(), warnings)
-    assert mapping == {"fiche-2.6.csv": ["2.6"]}
+    assert mapping == planning.CollectionCheck({"fiche-2.6.csv": ["2.6"]})
     assert len(warnings) == 1 and warnings[0].startswith(
         f"{tmp_path / 'fiche-2.6.csv'}:2: avertissement : '2.6.6' vaut 16 arrondissements")
     _, _, entry = planning._validate_inputs(tmp_path, load_referential(), {"f": "x"}, "r", "l",
