@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 YEAR ?= 2021
+FICHE ?= 2.5
 JOBS ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test test-fast check referentiel demo bench browser-deps clean lock
+.PHONY: help setup run test test-fast check referentiel demo bench browser-deps clean lock lab
 
 help: ## liste les cibles disponibles
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -19,6 +20,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@# notebooks never committed with outputs: nbstripout as git filter (relative path: each
+	@# checkout or worktree uses its own .venv; see .gitattributes)
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	  git config filter.nbstripout.clean '.venv/bin/nbstripout --keep-id'; \
+	  git config filter.nbstripout.smudge cat; \
+	  git config diff.ipynb.textconv '.venv/bin/nbstripout --keep-id -t'; \
+	fi
 	@touch $(STAMP)
 
 setup: $(STAMP) ## crée l'environnement virtuel .venv (versions figées de requirements.lock)
@@ -44,6 +52,9 @@ referentiel: setup ## valide et résume le référentiel du plan
 
 demo: setup ## régénère les données de démonstration (graine fixe)
 	$(BIN)/plancadre-eval demo
+
+lab: setup ## copie paramétrée du notebook de la fiche FICHE (défaut 2.5) pour YEAR, ouverte dans JupyterLab
+	$(BIN)/plancadre-eval lab --fiche $(FICHE) --year $(YEAR)
 
 bench: setup ## mesure le temps : boucle papermill+nbconvert naïve contre `plancadre-eval run`
 	$(BIN)/python -m plancadre_eval.bench --year $(YEAR)

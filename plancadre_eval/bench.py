@@ -51,6 +51,9 @@ from . import paths
 COLD_RATIO = 6.0
 WARM_LIMIT_S = 2.0
 ALL_YEARS_RATIO = 3.0
+#: One fiche (issue 14): `run --fiche` with nothing cached for it, then after a complement edit.
+ONE_FICHE_COLD_LIMIT_S = 2.5
+ONE_FICHE_COMPLEMENT_LIMIT_S = 2.0
 #: Goals of issue 16, printed beside the checks (not enforced: they depend on the machine).
 COLD_RATIO_GOAL = 25.0
 WARM_GOAL_S = 1.0
@@ -269,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-all", action="store_true", help="sans la mesure --year all")
     parser.add_argument("--profile", action="store_true",
                         help="profiler aussi (cProfile) le travail de la bibliothèque pour chaque page")
+    parser.add_argument("--fiche", default="2.6",
+                        help="fiche des mesures « une fiche » (défaut 2.6, qui a un complément)")
+    parser.add_argument("--une-fiche", action="store_true",
+                        help="seulement les mesures « une fiche » (pas l'année entière)")
     args = parser.parse_args(argv)
 
     from .parameters import load_params_file
@@ -305,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"Banc d'essai {args.year} : {len(due)} fiches dues, {os.cpu_count()} cœur(s), charge "
           f"moyenne {load:.1f} au départ, données copiées dans {rel(data)}.")
+
+    if args.une_fiche:
+        return _print_checks(one_fiche_measures(
+            root=root, year=args.year, fiche=args.fiche, data=data, referential=referential_path,
+            params=params, nb_dir=nb_dir, scratch=scratch, env=env))
 
     if args.profile:
         profile_pages(args.year, data_dir=rel(data), referential=ref, secret_threshold=threshold,
@@ -420,10 +432,89 @@ def main(argv: list[str] | None = None) -> int:
     if t_all is not None:
         checks.append((f"--year all en moins de {ALL_YEARS_RATIO:g} fois une année",
                        t_all <= ALL_YEARS_RATIO * t_cold, f"{_ratio(t_all, t_cold):.1f}x"))
+    checks += one_fiche_measures(root=root, year=args.year, fiche=args.fiche, data=data,
+                                 referential=referential_path, params=params, nb_dir=nb_dir,
+                                 scratch=scratch, env=env)
+    return _print_checks(checks)
+
+
+def _print_checks(checks: list[tuple[str, bool, str]]) -> int:
     print()
     for label, ok, detail in checks:
         print(f"  [{'OK' if ok else 'ÉCHEC'}] {label} ({detail})")
     return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+def one_fiche_measures(*, root: Path, year: int, fiche: str, data: Path, referential: Path,
+                       params: dict, nb_dir: Path, scratch: Path,
+                       env: dict[str, str]) -> list[tuple[str, bool, str]]:
+    """One fiche, side by side (issue 14): papermill then nbconvert by hand on the fiche;
+    ``run --fiche`` cold (no kernel running, the year's aggregates there, nothing for the fiche);
+    ``run --fiche`` after an edit of the fiche's complement (one is written in a copy of the
+    notebooks when the fiche has none). Returns the checks (label, ok, detail)."""
+    from .runner.complements import COMPLEMENTS_DIR, complement_name
+    from .runner.constants import NOTEBOOK_FILES
+
+    rel = lambda p: Path(p).resolve().relative_to(root).as_posix()  # noqa: E731
+    notebooks = scratch / "une-fiche-notebooks"
+    shutil.copytree(nb_dir, notebooks, ignore=shutil.ignore_patterns("exploration", ".ipynb_checkpoints"))
+    complement = notebooks / COMPLEMENTS_DIR / complement_name(fiche)
+    if not complement.exists():
+        complement.parent.mkdir(exist_ok=True)
+        nb = json.loads((notebooks / NOTEBOOK_FILES["fiche"]).read_text(encoding="utf-8"))
+        nb["cells"] = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        nb["cells"].append({"cell_type": "markdown", "id": "banc", "metadata": {},
+                            "source": "Complément du banc d'essai."})
+        complement.write_text(json.dumps(nb), encoding="utf-8")
+    env = dict(env, PLANCADRE_NOTEBOOKS=str(notebooks))
+    out = scratch / "une-fiche-sorties"
+    run_cmd = [_bin("plancadre-eval"), "run", "--year", str(year), "--data", rel(data), "--out",
+               rel(out), "--fiche", fiche, "--quiet"]
+    print(f"\nUne fiche ({fiche}) :")
+
+    executed = scratch / f"une-fiche-{fiche}.ipynb"
+    t_pm, proc = _run([_bin("papermill"), str(nb_dir / NOTEBOOK_FILES["fiche"]), str(executed),
+                       "-r", "fiche_id", fiche, "-p", "year", str(year), "-r", "data_dir", rel(data),
+                       "-r", "referentiel", rel(referential),
+                       "-p", "secret_threshold", str(params.get("secret_threshold", 5)),
+                       "--cwd", str(root), "--no-progress-bar"], cwd=root, env=env)
+    if proc.returncode != 0:
+        return [("papermill sur une fiche", False, _fail(proc, "papermill"))]
+    t_nb, proc = _run([_bin("jupyter"), "nbconvert", "--to", "html", "--no-input", str(executed),
+                       "--output-dir", str(scratch)], cwd=root, env=env)
+    if proc.returncode != 0:
+        return [("nbconvert sur une fiche", False, _fail(proc, "nbconvert"))]
+    t_hand = t_pm + t_nb
+    print(f"  papermill puis nbconvert à la main : {t_hand:.1f} s "
+          f"(papermill {t_pm:.1f} s + nbconvert {t_nb:.1f} s)")
+
+    t_first, proc = _run(run_cmd, cwd=root, env=env)  # the year's aggregates, the fiche
+    if proc.returncode != 0:
+        return [("run --fiche (préparation)", False, _fail(proc, "plancadre-eval run --fiche"))]
+    print(f"  préparation (agrégats de l'année et fiche) : {t_first:.1f} s")
+    (out / str(year) / f"fiche-{fiche}.html").unlink()
+    t_cold, proc = _run(run_cmd, cwd=root, env=env)
+    cold_rendered = sorted(n for n, p in _manifest(out, year).get("pages", {}).items()
+                           if p.get("cache") == "re-rendu")
+    print(f"  run --fiche {fiche} à froid (aucun noyau, page de la fiche absente) : {t_cold:.1f} s ; "
+          f"pages produites : {', '.join(cold_rendered) or 'aucune'}")
+    nb = json.loads(complement.read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "markdown", "id": "banc-modification", "metadata": {},
+                        "source": "Modification du banc d'essai."})
+    complement.write_text(json.dumps(nb), encoding="utf-8")
+    t_comp, proc = _run(run_cmd, cwd=root, env=env)
+    comp_rendered = sorted(n for n, p in _manifest(out, year).get("pages", {}).items()
+                           if p.get("cache") == "re-rendu")
+    print(f"  run --fiche {fiche} après modification du complément : {t_comp:.1f} s ; pages "
+          f"produites : {', '.join(comp_rendered) or 'aucune'}")
+    return [
+        (f"une fiche à froid en au plus {ONE_FICHE_COLD_LIMIT_S:g} s",
+         t_cold <= ONE_FICHE_COLD_LIMIT_S and cold_rendered == [f"fiche-{fiche}"],
+         f"{t_cold:.1f} s ; à la main {t_hand:.1f} s"),
+        (f"après modification du complément en au plus {ONE_FICHE_COMPLEMENT_LIMIT_S:g} s, seule "
+         f"la fiche", t_comp <= ONE_FICHE_COMPLEMENT_LIMIT_S and comp_rendered == [f"fiche-{fiche}"],
+         f"{t_comp:.1f} s"),
+    ]
 
 
 if __name__ == "__main__":

@@ -25,15 +25,15 @@ from typing import Iterable, Mapping, Sequence
 import matplotlib
 import numpy as np
 
-matplotlib.use("Agg", force=False)  # never an interactive window, even outside a kernel
+# No matplotlib.use(): these figures are drawn on their own Agg canvas without pyplot, so the
+# backend of the process (the inline backend of a notebook kernel) is left as it is.
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Polygon
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch, Polygon  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
-
-from . import formatting  # noqa: E402
+from . import formatting
 
 #: Okabe-Ito palette (Okabe & Ito 2008), safe for the common colour-vision deficiencies.
 OKABE_ITO = {

@@ -12,8 +12,25 @@ import sys
 from . import __version__
 
 
+class _FrenchFormatter(argparse.HelpFormatter):
+    """argparse's help with the French word for "usage"."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        return super().add_usage(usage, actions, groups, "utilisation : " if prefix is None else prefix)
+
+
 class _FrenchParser(argparse.ArgumentParser):
-    """argparse with French usage errors (exit code 2)."""
+    """argparse in French: usage, group titles, the help option, usage errors (exit code 2)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _FrenchFormatter)
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = "arguments positionnels"
+        self._optionals.title = "options"
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help="afficher cette aide et quitter")
 
     def error(self, message: str) -> None:  # pragma: no cover - argparse plumbing
         self.print_usage(sys.stderr)
@@ -23,6 +40,8 @@ class _FrenchParser(argparse.ArgumentParser):
             "invalid choice": "choix invalide",
             "expected one argument": "une valeur est attendue",
             "invalid int value": "nombre entier invalide",
+            "(choose from": "(choix possibles :",
+            "not allowed with argument": "incompatible avec l'argument",
         }
         for en, fr in translations.items():
             message = message.replace(en, fr)
@@ -35,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Évaluation du Plan cadre de lutte contre les violences faites aux femmes "
         "2019-2022 (Pas-de-Calais).",
     )
-    parser.add_argument("--version", action="version", version=f"plancadre-eval {__version__}")
+    parser.add_argument("--version", action="version", version=f"plancadre-eval {__version__}",
+                        help="afficher la version et quitter")
     sub = parser.add_subparsers(dest="command", metavar="commande", parser_class=_FrenchParser)
 
     p = sub.add_parser("referentiel", help="valider et afficher le référentiel du plan")
@@ -80,9 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="dossier de sortie ; défaut : outputs/")
     p.add_argument("--jobs", type=int, default=None, help="exécutions en parallèle (défaut : nb de cœurs)")
     p.add_argument("--force", action="store_true", help="tout refaire, sans cache")
-    p.add_argument("--quiet", action="store_true", help="aucune barre de progression")
+    p.add_argument("--quiet", action="store_true",
+                   help="ni progression ni tableau : seulement le total et les échecs")
     p.add_argument("--scheduler", help="adresse d'un ordonnanceur Dask distributed (tcp://…)")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : selon params")
+
+    p = sub.add_parser("lab", help="ouvrir dans JupyterLab une copie paramétrée du notebook d'une fiche")
+    p.add_argument("--fiche", required=True, help="fiche à explorer (ex. 2.6)")
+    p.add_argument("--year", required=True, help="année évaluée")
+    p.add_argument("--params", help="fichier params/<année>.yaml ; défaut : celui de l'année")
+    p.add_argument("--no-launch", action="store_true",
+                   help="écrire les copies et afficher la commande sans lancer JupyterLab")
     return parser
 
 
@@ -136,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import runner
 
         return runner.command_run(args)
+    if args.command == "lab":
+        from . import lab
+
+        return lab.command_lab(args)
     parser.error(f"commande inconnue {args.command!r}")
     return 2
 

@@ -5,7 +5,8 @@ nbconvert template ``templates/plancadre/`` (built on nbconvert's ``base/display
 
 - no code: inputs and prompts are never written; cells tagged ``parameters``,
   ``injected-parameters`` or ``remove-cell`` are removed entirely, outputs of cells tagged
-  ``remove-output`` are removed, stderr streams (warnings) and error tracebacks never appear;
+  ``remove-output`` are removed, a last value shown only as an object's default text
+  (``<Axes: …>``) is dropped, stderr streams (warnings) and error tracebacks never appear;
 - self-contained: the CSS (``templates/plancadre/static/style.css``) is inlined, figures are
   embedded as base64 PNG, there is no ``<script>``, no MathJax, no require.js and no stylesheet,
   font or image fetched from another host;
@@ -107,10 +108,20 @@ def _tags(cell: Any) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []) or [])
 
 
+#: A cell's last value shown only as an object's default text (``<Axes: …>``, ``<seaborn.axisgrid.
+#: FacetGrid at 0x7f…>``): noise for a reader, and not the same from one run to the next.
+_OBJECT_REPR = re.compile(r"^<[^\n]*>$")
+
+
 def _keep_output(output: Any) -> bool:
     kind = output.get("output_type")
     if kind == "error":
         return False
+    if kind == "execute_result" and set(output.get("data", {})) == {"text/plain"}:
+        text = output["data"]["text/plain"]
+        text = "".join(text) if isinstance(text, list) else str(text)
+        if _OBJECT_REPR.match(text.strip()):
+            return False
     if kind == "stream":
         return output.get("name") == "stdout"
     if kind in ("display_data", "execute_result"):

@@ -105,3 +105,16 @@ def test_demo_trajectories_go_towards_their_targets_in_the_indicators_direction(
             checked += 1
     assert checked >= 3
     assert max(v for (i, _), v in dep.items() if i == "2.6.6") == 7
+
+
+@pytest.mark.parametrize("year", [2021, 2022])
+def test_demo_target_status_and_progression_agree(year):
+    """No target "atteint" at a progression below 100 % (the 2.6.6 "atteint at 72 %" of issue 10:
+    a value reached by falling from a reference above the target)."""
+    from plancadre_eval import evaluation, parameters
+
+    ctx = evaluation.load_context(parameters.validate(year=year, data_dir=str(DEMO)))
+    table = ctx.engine.table(year)
+    reached = table[table["statut"] == "atteint"]
+    assert len(reached) >= 1
+    assert not (reached["progression_pct"] < 100).any(), reached[["indicateur", "progression_pct"]]

@@ -9,6 +9,7 @@ with ``plancadre-eval run --year 2021 --jobs 2`` into a temporary outputs folder
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 from pathlib import Path
@@ -126,3 +127,26 @@ def test_invalid_parameters_stop_the_notebook_with_a_french_message(parameters, 
     assert err.cell_index <= 2  # the validation cell, before any computation
     if parameters["fiche_id"] == 2.1:
         assert "2.10" in err.evalue and "pas le nombre 2.1" in err.evalue
+
+
+def test_tracked_notebooks_have_no_outputs():
+    """Notebooks are committed without outputs nor execution counts (``make setup`` declares the
+    nbstripout git filter; this test catches a notebook committed without it)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("pas un dépôt git (archive) : rien à vérifier")
+    tracked = listed
+    assert any(p.startswith("notebooks/complements/") for p in tracked)
+    dirty = []
+    for rel in tracked:
+        nb = json.loads((root / rel).read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+                dirty.append(rel)
+                break
+    assert dirty == []

@@ -818,6 +818,85 @@ def test_cli_end_to_end_with_the_real_validation_and_indicator_table(cli_project
     assert "0 produite(s), 3 réutilisée(s), 0 échec(s)." in out
 
 
+# --- command-line output: total line, failures, progress -----------------------------------------
+
+def _record(name, status=STATUS_OK, cache=CACHE_RENDERED, kind="fiche", error=None):
+    return runner.PageRecord(year=2021, name=name, kind=kind, fiche=None, status=status, cache=cache,
+                             reason="", duration=1.0, error=error)
+
+
+def test_total_line_counts_fiches_out_of_the_plan_and_pages():
+    from plancadre_eval.runner.report import format_total
+
+    records = [_record("fiche-2.6"), _record("synthese", cache=CACHE_REUSED, kind="synthese"),
+               _record("index", kind="index")]
+    assert format_total(records, {2021: 1}, 36, 2.04) == \
+        "2021 : 1 fiche sur 36 ; 1 produite(s), 1 réutilisée(s), 0 échec(s) ; 2,0 s."
+    assert format_total(records, {2021: 34, 2022: 36}, 36, 10).startswith(
+        "2021 : 34 fiches sur 36 ; 2022 : 36 fiches sur 36 ;")
+
+
+def test_failure_line_is_the_french_sentence_without_traceback():
+    from plancadre_eval.runner.report import format_failure
+
+    trap = {"ename": "ParameterError", "evalue": "fiche_id doit être une chaîne de caractères, pas "
+            "le nombre 2.1 : papermill convertit « -p fiche_id 2.10 » en 2.1.", "cellule": 4,
+            "execution": 3}
+    line = format_failure(_record("fiche-2.10", STATUS_FAILED, error=trap))
+    assert line == ("échec : 2021/fiche-2.10 (cellule In [3]) : fiche_id doit être une chaîne de "
+                    "caractères, pas le nombre 2.1 : papermill convertit « -p fiche_id 2.10 » en 2.1.")
+    other = {"ename": "KeyError", "evalue": "'x'", "cellule": None, "execution": None}
+    assert format_failure(_record("synthese", STATUS_FAILED, error=other)) == \
+        "échec : 2021/synthese : KeyError : 'x'"
+
+
+class _Stream:
+    def __init__(self, tty):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_is_one_line_per_page_when_not_a_terminal():
+    stream = _Stream(tty=False)
+    bar = runner._progress(2, quiet=False, stream=stream)
+    for name in ("fiche-1.1", "synthese"):
+        task = PageTask(year=2021, name=name, kind="fiche", fiche=None, notebook="", notebook_display="",
+                        parameters={}, title="t", root="", run_token="")
+        bar.page_done(task, PageResult(year=2021, name=name, status=STATUS_OK, html="", notebook_json=None,
+                                       error=None, duration=1.25))
+        bar.running([], {STATUS_OK: 1, STATUS_FAILED: 0})
+    bar.close()
+    assert stream.text == "[1/2] 2021/fiche-1.1 : ok (1.2 s)\n[2/2] 2021/synthese : ok (1.2 s)\n"
+    assert "\r" not in stream.text and "\x1b" not in stream.text
+    assert runner._progress(2, quiet=True, stream=stream) is None
+    assert type(runner._progress(2, quiet=False, stream=_Stream(tty=True))).__name__ == "_BarProgress"
+
+
+def test_quiet_run_prints_the_total_and_the_failures_only(cli_project, capsys):
+    write_data(cli_project, "2.10", 5, comment="ECHEC", folder="data/demo")
+    hooks = RunHooks(page_function=fake_page, indicators_writer=fake_indicators)
+    original = runner.run_years
+    try:
+        runner.run_years = lambda *a, **kw: original(*a, **{**kw, "hooks": hooks})
+        assert runner.command_run(run_args(fiche=["1.1", "2.10"], quiet=True)) == 1
+    finally:
+        runner.run_years = original
+    out, err = capsys.readouterr()
+    assert out == "2021 : 2 fiches sur 4 ; 4 produite(s), 0 réutilisée(s), 1 échec(s) ; " + \
+        out.split(" ; ")[-1]
+    assert out.count("\n") == 1
+    assert err.strip() == "échec : 2021/fiche-2.10 (cellule In [2]) : ValueError : Donnée invalide " \
+                          "dans fiche-2.10.csv"
+
+
 def test_the_longest_pages_start_first():
     ref = load_referential()
     by_size = sorted(ref.fiche_ids, key=lambda f: -len(ref.fiche(f).indicateurs))

@@ -16,9 +16,19 @@ and what they share: :mod:`.context` (inputs loaded once per notebook and reused
 Every number shown comes from the engine, **after statistical secrecy**: masked values arrive empty
 with ``diffusion == "secret"`` and are written "secret". Numbers and dates are written by
 :mod:`plancadre_eval.formatting`; figures come from :mod:`plancadre_eval.charts` and are embedded
-with a French text alternative.
+with a French text alternative. In a notebook, the figures an analyst draws (``plt.show()``, a
+figure as a cell's last value, seaborn) are shown with their alt text too
+(:mod:`plancadre_eval.notebook_figures`, :func:`alt_text`).
 """
 
+import sys
+
+from ..notebook_figures import alt_text
 from .context import Context, load_context
 
-__all__ = ["Context", "load_context"]
+__all__ = ["Context", "alt_text", "load_context"]
+
+if "IPython" in sys.modules:  # in a notebook: plt.show() and figures shown with their alt text
+    from ..notebook_figures import install
+
+    install()

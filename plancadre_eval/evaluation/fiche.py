@@ -9,7 +9,6 @@ arrive empty with ``diffusion == "secret"`` and are written "secret".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,13 +20,17 @@ from ..engine import completeness_summary
 from ..referential import (
     READING_LABELS, UNDATED_TEXT, Fiche, Indicator, fiche_sort_key, origin_label,
 )
+from ..notebook_figures import alt_text  # noqa: F401 (notebooks: evaluation.alt_text(fig, "…"))
 from .context import Context, load_context  # noqa: F401 (the notebook calls load_context)
-from .html import (
-    Html, STYLE, Span, badge, bullet_list, change_text, date_text, decimals_of, demo_notice,
-    esc, figure, html_table, link, paragraph, plural, provenance_html, referential_rows,
-    partial_value_text, rule_html, value_text, years_text,
+from .fiche_charts import (  # noqa: F401 (the notebook calls the chart sections from here)
+    _years_text, charts_section, indicator_figure, indicator_figures, territories_section,
+    territory_breakdown, territory_figures,
 )
-from .fiche_charts import charts_section, indicator_figure  # noqa: F401 (sections of the page)
+from .html import (
+    Html, STYLE, Span, badge, bullet_list, change_text, date_text, demo_notice,
+    esc, figure, html_table, link, paragraph, plural, provenance_html, referential_rows,
+    partial_value_text, rule_html, value_text,
+)
 
 QUALITATIVE_TEXT = "indicateur qualitatif : voir commentaires"
 TO_BE_DEFINED_TEXT = "indicateur à déterminer par le comité"
@@ -203,7 +206,7 @@ def fiche_header(data: FicheData) -> Html:
         ("Partenaires", esc(" ; ".join(f.partenaires)) if f.partenaires else MISSING),
         ("Territoire", esc(f.territoire)),
         ("Fréquence d'évaluation",
-         esc(f"{f.frequence.libelle} (évaluée en {years_text(data.due_years)}){due_note}"
+         esc(f"{f.frequence.libelle} (évaluée en {_years_text(data.due_years)}){due_note}"
              + (f" — {HALF_YEARLY_NOTE}" if f.frequence.code == "semestrielle" else ""))),
     ]
     if f.delais:
@@ -329,16 +332,19 @@ def _coverage_of(data: FicheData, ind: Indicator, year: int, territory: str) -> 
     return str(sel["couverture"].iloc[0] or ""), str(sel["niveau_couverture"].iloc[0] or "")
 
 
-def indicators_section(data: FicheData) -> Html:
+def indicators_section(data: FicheData, table: pd.DataFrame | None = None) -> Html:
     """The table of the fiche's indicators for the year (département values, reference, previous
-    year, change, target, progress, status), with how each value was obtained in a ``<details>``."""
+    year, change, target, progress, status), with how each value was obtained in a ``<details>``.
+
+    ``table`` (default :func:`indicator_overview`) is the table shown: drop or rename columns,
+    filter rows or add a column between the two calls."""
     y, ctx = data.year, data.context
-    table = indicator_overview(data)
+    table = indicator_overview(data) if table is None else table
+    numeric = ("Référence", str(y - 1), str(y), "Évolution sur un an", "Progression vers la cible")
     out = [html_table(table, f"Indicateurs de la fiche {data.fiche.id} en {y}, "
                              f"{ctx.name_of(ctx.departement)}",
-                      numeric=("Référence", str(y - 1), str(y), "Évolution sur un an",
-                               "Progression vers la cible"),
-                      row_header="N°")]
+                      numeric=[c for c in numeric if c in table.columns],
+                      row_header="N°" if "N°" in table.columns else None)]
     notes = []
     for ind in data.fiche.indicateurs:
         r = data.row(ind.id)
@@ -362,87 +368,6 @@ def indicators_section(data: FicheData) -> Html:
     if notes:
         out.append("<details><summary>Mode de calcul des valeurs</summary>" + bullet_list(notes)
                    + "</details>")
-    return Html("".join(out))
-
-
-def territory_breakdown(data: FicheData, ind: Indicator) -> tuple[pd.DataFrame, int]:
-    """The infra-départemental values of an indicator: ``territoire, nom, valeur, diffusion`` and
-    the year they are for (the evaluated year; for a public series without value that year, its
-    latest year with values). Empty when the indicator has no territorial breakdown."""
-    ctx = data.context
-    dept = ctx.departement
-    rows = data.table[(data.table["indicateur"] == ind.id) & (data.table["territoire"] != dept)]
-    year = data.year
-    if ind.source == "public" and rows["valeur"].isna().all():
-        vals = data.values[(data.values["indicateur"] == ind.id) & (data.values["territoire"] != dept)
-                           & data.values["valeur"].notna()]
-        if not vals.empty:
-            year = int(vals["annee"].max())
-            rows = vals[vals["annee"] == year]
-    out = pd.DataFrame({"territoire": [str(t) for t in rows["territoire"]],
-                        "nom": [ctx.short_name_of(t) for t in rows["territoire"]],
-                        "valeur": [float(v) if not formatting.is_missing(v) else math.nan
-                                   for v in rows["valeur"]],
-                        "diffusion": [str(d) for d in rows["diffusion"]]})
-    return out, year
-
-
-def territories_section(data: FicheData) -> Html:
-    """Horizontal bars of the year's values by territory (arrondissement, gendarmerie company,
-    structure…) for each quantitative indicator collected below the département."""
-    from .. import charts
-
-    ctx = data.context
-    out = []
-    for ind in data.fiche.indicateurs:
-        if not ind.quantitative:
-            continue
-        parts, year = territory_breakdown(data, ind)
-        if parts.empty:
-            continue
-        if parts["valeur"].isna().all():
-            out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
-            if (parts["diffusion"] == "secret").all():
-                out.append(paragraph(f"Valeurs {year} par territoire couvertes par le secret statistique "
-                              f"(effectifs de personnes inférieurs à {ctx.secret_threshold}) : "
-                              "seule la valeur départementale est publiée."))
-            else:
-                out.append(paragraph(f"Aucune valeur par territoire pour {year}" + (
-                    " (valeurs secrètes pour " + ", ".join(
-                        n for n, d in zip(parts["nom"], parts["diffusion"]) if d == "secret") + ")"
-                    if (parts["diffusion"] == "secret").any() else "") + "."))
-            continue
-        pct = ind.type == "pourcentage"
-        unit = "%" if pct else ind.unite
-        targets = data.targets[(data.targets["indicateur"] == ind.id)
-                               & (data.targets["territoire"] != ctx.departement)]
-        target_map = {str(t): float(v) for t, v in zip(targets["territoire"], targets["valeur_cible"])}
-        fig = charts.territory_bars(parts, title="", unit=unit, decimals=decimals_of(ind),
-                                    target=target_map or None)
-        missing_word = "non publié" if ind.source == "public" else "non déclaré"
-        items = []
-        for nom, v, d in zip(parts["nom"], parts["valeur"], parts["diffusion"]):
-            if d == "secret":
-                items.append(f"{nom} : secret")
-            elif math.isnan(v):
-                items.append(f"{nom} : {missing_word}")
-            else:
-                items.append(f"{nom} : {value_text(v, ind)}")
-        alt = f"{ind.libelle} ({unit}) par territoire en {year} : " + " ; ".join(items) + "."
-        if target_map:
-            alt += " Cibles : " + " ; ".join(
-                f"{ctx.short_name_of(t)} : {value_text(v, ind)}" for t, v in target_map.items()) + "."
-        note = ""
-        if year != data.year:
-            note = (f" Pas de valeur publiée pour {data.year} : dernière année disponible, {year}.")
-        out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
-        caption = f"{ind.id} : valeurs par territoire en {year}."
-        if (parts["diffusion"] == "secret").any():
-            caption += " « secret » : valeur masquée (secret statistique)."
-        out.append(figure(fig, alt, caption + note))
-    if not out:
-        return Html(paragraph("Les indicateurs de cette fiche sont suivis au niveau départemental seulement : "
-                       "pas de répartition territoriale."))
     return Html("".join(out))
 
 
@@ -479,16 +404,18 @@ def target_overview(data: FicheData) -> pd.DataFrame:
                                        "Statut"], dtype=object)
 
 
-def targets_section(data: FicheData) -> Html:
-    """The fiche's quantified targets: progress from the reference and the status, with why."""
+def targets_section(data: FicheData, table: pd.DataFrame | None = None) -> Html:
+    """The fiche's quantified targets: progress from the reference and the status, with why.
+    ``table`` (default :func:`target_overview`) is the table shown."""
     if data.targets.empty:
         return Html(paragraph("Le plan ne fixe pas de cible chiffrée à cette fiche."))
-    table = target_overview(data)
+    table = target_overview(data) if table is None else table
     reasons = [f"« {c} » : {m}" for c, m in zip(data.targets["cible"], data.targets["motif"]) if m]
     return Html(
         html_table(table, f"Cibles de la fiche {data.fiche.id} au 31 décembre {data.year}",
-                   numeric=("Référence", f"Valeur {data.year}", "Progression",
-                            "Progression attendue"), row_header="Cible")
+                   numeric=[c for c in ("Référence", f"Valeur {data.year}", "Progression",
+                                        "Progression attendue") if c in table.columns],
+                   row_header="Cible" if "Cible" in table.columns else None)
         + paragraph("Progression : part du chemin parcouru de la référence à la cible ; progression "
              "attendue : part du temps écoulé entre la date de référence et l'échéance au 31 "
              f"décembre {data.year} (trajectoire linéaire).")
@@ -566,7 +493,7 @@ def public_section(data: FicheData) -> Html:
                               numeric=[str(a) for a in years], row_header="Territoire"))
         if max(years) < y:
             out.append(paragraph(f"La série publiée s'arrête en {max(years)} : pas de valeur pour "
-                          f"{years_text(list(range(max(years) + 1, y + 1)))}."))
+                          f"{_years_text(list(range(max(years) + 1, y + 1)))}."))
     return Html("".join(out))
 
 
@@ -662,19 +589,20 @@ def fiche_comments(data: FicheData, year: int | None = None) -> pd.DataFrame:
     return out.drop(columns="_k").drop_duplicates().reset_index(drop=True)
 
 
-def comments_section(data: FicheData) -> Html:
-    """The analysts' and pilots' comments of the year, earlier years in a ``<details>``."""
+def comments_section(data: FicheData, table: pd.DataFrame | None = None) -> Html:
+    """The analysts' and pilots' comments of the year, earlier years in a ``<details>``.
+    ``table`` (default :func:`fiche_comments` of the year) is the year's table shown."""
     y = data.year
-    now = fiche_comments(data)
+    now = fiche_comments(data) if table is None else table
     all_years = fiche_comments(data, 0)
     before = all_years[all_years["Année"] < y]
     out = []
     if now.empty:
         out.append(paragraph(f"Aucun commentaire déclaré pour {y}."))
     else:
-        table = now.drop(columns="Année")
-        out.append(html_table(table.astype(object), f"Commentaires déclarés pour {y}",
-                              row_header="Indicateur"))
+        shown = now.drop(columns="Année", errors="ignore")
+        out.append(html_table(shown.astype(object), f"Commentaires déclarés pour {y}",
+                              row_header="Indicateur" if "Indicateur" in shown.columns else None))
     if not before.empty:
         shown = before.astype(object).assign(Année=[str(a) for a in before["Année"]])
         out.append("<details><summary>Commentaires des années précédentes "

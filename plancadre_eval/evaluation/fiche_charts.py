@@ -1,21 +1,49 @@
-"""The charts section of a fiche's page (``notebooks/evaluation_fiche.ipynb``): one chart per
-quantitative indicator, département values from the reference year to the year, with the target,
-the plan's baseline and partial values (an aggregate of only some of its parts) drawn apart.
-Re-exported by :mod:`.fiche`, whose :class:`~.fiche.FicheData` these functions read."""
+"""The charts of a fiche's page: indicator series (:func:`charts_section`) and values by territory
+(:func:`territories_section`), split from :mod:`.fiche` (which re-exports them for the notebook).
+
+Each section takes the figures it shows (``figures=``, indicator id -> figure) and builds them
+itself when none are given; :func:`indicator_figures` / :func:`territory_figures` return them, so
+that a notebook can change a chart between the two calls. Every figure carries its French text
+alternative (:func:`~plancadre_eval.notebook_figures.alt_text`) and its caption
+(:func:`chart_caption`).
+"""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from .. import formatting, indicators
+from ..notebook_figures import alt_text, figure_alt
 from ..referential import Fiche, Indicator
-from .html import Html, date_text, decimals_of, esc, figure, paragraph, years_text
+from .html import Html, date_text, decimals_of, esc, figure, paragraph, value_text
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:
     from .fiche import FicheData
+
+#: Attribute of a figure holding the caption shown under it.
+CAPTION_ATTRIBUTE = "_plancadre_caption"
+
+
+def _with_texts(fig: Figure, alt: str, caption: str) -> Figure:
+    alt_text(fig, alt)
+    setattr(fig, CAPTION_ATTRIBUTE, caption)
+    return fig
+
+
+def chart_caption(fig: Figure, default: str | None = None) -> str | None:
+    """The caption of a figure made by this module (``default`` for another figure)."""
+    return getattr(fig, CAPTION_ATTRIBUTE, None) or default
+
+
+def _years_text(years: Sequence[int]) -> str:
+    years = [str(y) for y in years]
+    if not years:
+        return "aucune année du plan"
+    return years[0] if len(years) == 1 else ", ".join(years[:-1]) + " et " + years[-1]
 
 
 def _series_alt(label: str, unit: str, territory: str, points: Sequence[tuple[int, Any, str]],
@@ -52,9 +80,11 @@ def _baseline(fiche: Fiche, ind: Indicator, territory: str):
     return None
 
 
-def indicator_figure(data: FicheData, ind: Indicator) -> Html | None:
+def indicator_chart(data: FicheData, ind: Indicator) -> Figure | None:
     """Chart of one quantitative indicator for the département from the reference year to the
-    year, with its target (dashed) and the plan's baseline; None when there is no value at all."""
+    year, with its target (dashed) and the plan's baseline; None when there is no value at all.
+    The figure carries its French alt text (:func:`~plancadre_eval.notebook_figures.figure_alt`)
+    and the caption shown under it (:func:`chart_caption`)."""
     from .. import charts
 
     ctx, y = data.context, data.year
@@ -93,16 +123,34 @@ def indicator_figure(data: FicheData, ind: Indicator) -> Html | None:
     if b is not None:
         caption += " ; cercle vide : état des lieux du plan"
     if partial:
-        caption += (f" ; carré vide : valeur partielle ({years_text(sorted(partial))}), calculée sur "
+        caption += (f" ; carré vide : valeur partielle ({_years_text(sorted(partial))}), calculée sur "
                     "les seuls territoires déclarés")
     gaps = [a for a, v, d in points if formatting.is_missing(v) and d != "secret"]
     if gaps:
-        caption += f" ; pas de valeur pour {years_text(gaps)}"
-    return figure(fig, alt, caption + ".")
+        caption += f" ; pas de valeur pour {_years_text(gaps)}"
+    return _with_texts(fig, alt, caption + ".")
 
 
-def charts_section(data: FicheData) -> Html:
-    """One chart per quantitative indicator (``h3`` each), or a sentence saying why there is none."""
+def indicator_figure(data: FicheData, ind: Indicator) -> Html | None:
+    """:func:`indicator_chart` as the page shows it (``<figure>`` with alt text and caption)."""
+    fig = indicator_chart(data, ind)
+    return None if fig is None else figure(fig, figure_alt(fig), chart_caption(fig))
+
+
+def indicator_figures(data: FicheData) -> dict[str, Figure | None]:
+    """The charts of :func:`charts_section`, one per quantitative indicator (id -> figure, None
+    when the indicator has no value at all): change them, then pass them back with
+    ``charts_section(data, figures=figures)``."""
+    return {ind.id: indicator_chart(data, ind) for ind in data.fiche.indicateurs if ind.quantitative}
+
+
+def charts_section(data: FicheData, figures: Mapping[str, Figure | None] | None = None) -> Html:
+    """One chart per quantitative indicator (``h3`` each), or a sentence saying why there is none.
+
+    ``figures`` (default :func:`indicator_figures`) gives the figure shown for each indicator id; an
+    indicator left out, or given None, gets the "no value" sentence. A figure's alt text is the one
+    given by :func:`~plancadre_eval.notebook_figures.alt_text`, else its title."""
+    figures = indicator_figures(data) if figures is None else figures
     quantitative = [i for i in data.fiche.indicateurs if i.quantitative]
     if not quantitative:
         return Html(paragraph("Cette fiche n'a pas d'indicateur chiffré : pas de graphique d'évolution "
@@ -110,10 +158,118 @@ def charts_section(data: FicheData) -> Html:
     out = []
     for ind in quantitative:
         out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
-        fig = indicator_figure(data, ind)
+        fig = figures.get(ind.id)
         if fig is None:
             out.append(paragraph(f"Aucune valeur départementale de {data.context.referential.plan.annee_reference} "
                           f"à {data.year} : pas de graphique."))
         else:
-            out.append(fig)
+            out.append(figure(fig, figure_alt(fig), chart_caption(fig, f"{ind.id} — {ind.libelle}.")))
+    return Html("".join(out))
+
+
+def territory_breakdown(data: FicheData, ind: Indicator) -> tuple[pd.DataFrame, int]:
+    """The infra-départemental values of an indicator: ``territoire, nom, valeur, diffusion`` and
+    the year they are for (the evaluated year; for a public series without value that year, its
+    latest year with values). Empty when the indicator has no territorial breakdown."""
+    ctx = data.context
+    dept = ctx.departement
+    rows = data.table[(data.table["indicateur"] == ind.id) & (data.table["territoire"] != dept)]
+    year = data.year
+    if ind.source == "public" and rows["valeur"].isna().all():
+        vals = data.values[(data.values["indicateur"] == ind.id) & (data.values["territoire"] != dept)
+                           & data.values["valeur"].notna()]
+        if not vals.empty:
+            year = int(vals["annee"].max())
+            rows = vals[vals["annee"] == year]
+    out = pd.DataFrame({"territoire": [str(t) for t in rows["territoire"]],
+                        "nom": [ctx.short_name_of(t) for t in rows["territoire"]],
+                        "valeur": [float(v) if not formatting.is_missing(v) else math.nan
+                                   for v in rows["valeur"]],
+                        "diffusion": [str(d) for d in rows["diffusion"]]})
+    return out, year
+
+
+def territory_figures(data: FicheData) -> dict[str, Figure]:
+    """The bar charts of :func:`territories_section` (indicator id -> figure), for the
+    quantitative indicators with at least one value below the département: change them, then pass
+    them back with ``territories_section(data, figures=figures)``."""
+    out = {}
+    for ind in data.fiche.indicateurs:
+        if ind.quantitative:
+            parts, year = territory_breakdown(data, ind)
+            if not parts.empty and not parts["valeur"].isna().all():
+                out[ind.id] = territory_chart(data, ind, parts, year)
+    return out
+
+
+def territory_chart(data: FicheData, ind: Indicator, parts: pd.DataFrame, year: int) -> Figure:
+    """Horizontal bars of one indicator's values by territory (``parts``: :func:`territory_breakdown`),
+    with the territories' targets; the figure carries its alt text and caption."""
+    from .. import charts
+
+    ctx = data.context
+    pct = ind.type == "pourcentage"
+    unit = "%" if pct else ind.unite
+    targets = data.targets[(data.targets["indicateur"] == ind.id)
+                           & (data.targets["territoire"] != ctx.departement)]
+    target_map = {str(t): float(v) for t, v in zip(targets["territoire"], targets["valeur_cible"])}
+    fig = charts.territory_bars(parts, title="", unit=unit, decimals=decimals_of(ind),
+                                target=target_map or None)
+    missing_word = "non publié" if ind.source == "public" else "non déclaré"
+    items = []
+    for nom, v, d in zip(parts["nom"], parts["valeur"], parts["diffusion"]):
+        if d == "secret":
+            items.append(f"{nom} : secret")
+        elif math.isnan(v):
+            items.append(f"{nom} : {missing_word}")
+        else:
+            items.append(f"{nom} : {value_text(v, ind)}")
+    alt = f"{ind.libelle} ({unit}) par territoire en {year} : " + " ; ".join(items) + "."
+    if target_map:
+        alt += " Cibles : " + " ; ".join(
+            f"{ctx.short_name_of(t)} : {value_text(v, ind)}" for t, v in target_map.items()) + "."
+    note = ""
+    if year != data.year:
+        note = (f" Pas de valeur publiée pour {data.year} : dernière année disponible, {year}.")
+    caption = f"{ind.id} : valeurs par territoire en {year}."
+    if (parts["diffusion"] == "secret").any():
+        caption += " « secret » : valeur masquée (secret statistique)."
+    return _with_texts(fig, alt, caption + note)
+
+
+def territories_section(data: FicheData, figures: Mapping[str, Figure] | None = None) -> Html:
+    """Horizontal bars of the year's values by territory (arrondissement, gendarmerie company,
+    structure…) for each quantitative indicator collected below the département.
+
+    ``figures`` (default :func:`territory_figures`) gives the chart shown for each indicator id;
+    an indicator left out shows no chart."""
+    figures = territory_figures(data) if figures is None else figures
+    ctx = data.context
+    out = []
+    for ind in data.fiche.indicateurs:
+        if not ind.quantitative:
+            continue
+        parts, year = territory_breakdown(data, ind)
+        if parts.empty:
+            continue
+        if parts["valeur"].isna().all():
+            out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
+            if (parts["diffusion"] == "secret").all():
+                out.append(paragraph(f"Valeurs {year} par territoire couvertes par le secret statistique "
+                              f"(effectifs de personnes inférieurs à {ctx.secret_threshold}) : "
+                              "seule la valeur départementale est publiée."))
+            else:
+                out.append(paragraph(f"Aucune valeur par territoire pour {year}" + (
+                    " (valeurs secrètes pour " + ", ".join(
+                        n for n, d in zip(parts["nom"], parts["diffusion"]) if d == "secret") + ")"
+                    if (parts["diffusion"] == "secret").any() else "") + "."))
+            continue
+        fig = figures.get(ind.id)
+        if fig is None:
+            continue
+        out.append(f"<h3>{esc(ind.id)} — {esc(ind.libelle)}</h3>")
+        out.append(figure(fig, figure_alt(fig), chart_caption(fig, f"{ind.id} — {ind.libelle}.")))
+    if not out:
+        return Html(paragraph("Les indicateurs de cette fiche sont suivis au niveau départemental seulement : "
+                       "pas de répartition territoriale."))
     return Html("".join(out))

@@ -252,14 +252,6 @@ def change_text(evolution: Any, evolution_pct: Any, indicator: Indicator,
     return text
 
 
-def years_text(years) -> str:
-    """"2019", "2019 et 2022", "2019, 2020 et 2021"; "aucune année du plan" when empty."""
-    years = [str(y) for y in years]
-    if not years:
-        return "aucune année du plan"
-    return years[0] if len(years) == 1 else ", ".join(years[:-1]) + " et " + years[-1]
-
-
 def date_text(value: Any) -> str:
     try:
         return formatting.format_date(value)

@@ -79,8 +79,8 @@ from .kernels import shutdown_kernels
 from .page import PageResult, PageTask, execute_page
 from .planning import Validator, YearPlan, notebook_parameters, plan_year
 from .report import (
-    PageRecord, finalize_year, format_summary, indicators_step, write_multi_year_table, write_page,
-    write_top_index,
+    PageRecord, finalize_year, format_failure, format_summary, format_total, indicators_step,
+    write_multi_year_table, write_page, write_top_index,
 )
 
 __all__ = [
@@ -119,6 +119,8 @@ class RunResult:
     out_dir: Path
     years: list[int]
     notes: list[str] = field(default_factory=list)
+    fiches: dict[int, int] = field(default_factory=dict)  # year -> fiches considered
+    plan_fiches: int = 0  # fiches in the plan
 
     @property
     def failed(self) -> list[PageRecord]:
@@ -137,13 +139,55 @@ def default_notebooks(root: Path | None = None) -> dict[str, Path]:
     return {kind: base / name for kind, name in NOTEBOOK_FILES.items()}
 
 
-def _progress(total: int, quiet: bool):
+class _LineProgress:
+    """Progress written to a file that is not a terminal (a log): one line per page, no bar."""
+
+    def __init__(self, total: int, stream):
+        self.total, self.stream, self.n = total, stream, 0
+
+    def page_done(self, task: PageTask, res: PageResult) -> None:
+        self.n += 1
+        print(f"[{self.n}/{self.total}] {task.year}/{task.name} : {res.status} ({res.duration:.1f} s)",
+              file=self.stream, flush=True)
+
+    def running(self, names: list[str], counts: dict[str, int]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _BarProgress:
+    """A tqdm bar, for a terminal."""
+
+    def __init__(self, total: int, stream):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, file=stream, unit="page", dynamic_ncols=True, leave=True,
+                        desc="rendu",
+                        bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+    def page_done(self, task: PageTask, res: PageResult) -> None:
+        self.bar.update(1)
+
+    def running(self, names: list[str], counts: dict[str, int]) -> None:
+        self.bar.set_description_str(("en cours : " + ", ".join(sorted(names)[:3])
+                                      + ("…" if len(names) > 3 else "")) if names else "rendu",
+                                     refresh=False)
+        self.bar.set_postfix_str(f"ok={counts[STATUS_OK]} échec={counts[STATUS_FAILED]}")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress(total: int, quiet: bool, stream=None):
+    """Progress on stderr: a bar on a terminal, one line per page otherwise (a log), nothing when
+    ``quiet`` or nothing is rendered."""
+    stream = stream or sys.stderr
     if quiet or total == 0:
         return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, file=sys.stderr, unit="page", dynamic_ncols=True, leave=True,
-                desc="rendu", bar_format="{desc} {bar} {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+    isatty = getattr(stream, "isatty", None)
+    return _BarProgress(total, stream) if isatty and isatty() else _LineProgress(total, stream)
 
 
 def _make_executor(jobs: int, scheduler: str | None):
@@ -243,7 +287,8 @@ def run_years(
                     notebook_display=display_path(page.notebook, root, absolute=True),
                     parameters=page.parameters, title=page.title, root=str(root), run_token=token,
                     reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
-                    start_timeout=start_timeout, cell_timeout=cell_timeout))
+                    start_timeout=start_timeout, cell_timeout=cell_timeout,
+                    complement=str(page.complement) if page.complement else None))
 
     tasks = longest_first(tasks, referential)
     results: dict[tuple[int, str], PageResult] = {}
@@ -290,13 +335,9 @@ def run_years(
                     results[(task.year, task.name)] = res
                     counts[res.status] += 1
                     if bar is not None:
-                        bar.update(1)
+                        bar.page_done(task, res)
                 if bar is not None:
-                    running = [futures[f].name for f in pending if f.running()]
-                    bar.set_description_str(("en cours : " + ", ".join(sorted(running)[:3])
-                                             + ("…" if len(running) > 3 else "")) if running else "rendu",
-                                            refresh=False)
-                    bar.set_postfix_str(f"ok={counts[STATUS_OK]} échec={counts[STATUS_FAILED]}")
+                    bar.running([futures[f].name for f in pending if f.running()], counts)
         for year, fut in indicator_futures.items():
             indicator_outcome[year] = fut.result()
         if bilan is not None and "bilan" in notebooks:
@@ -340,7 +381,9 @@ def run_years(
     if plans:
         write_multi_year_table(out)
     write_top_index(out, referential.plan.titre, root)
-    return RunResult(records=records, out_dir=out, years=[p.year for p in plans], notes=notes)
+    return RunResult(records=records, out_dir=out, years=[p.year for p in plans], notes=notes,
+                     fiches={p.year: len(p.selected) for p in plans},
+                     plan_fiches=len(referential.fiche_ids))
 
 
 
@@ -498,9 +541,8 @@ def command_run(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
         print(format_summary(result.records))
-        print(f"Pages dans {result.out_dir} ({time.perf_counter() - t0:.1f} s).")
-    for r in result.failed:
-        if args.quiet:
-            err = r.error or {}
-            print(f"échec : {r.year}/{r.name} : {err.get('ename')} : {err.get('evalue')}", file=sys.stderr)
+        print(f"Pages dans {result.out_dir}.")
+    print(format_total(result.records, result.fiches, result.plan_fiches, time.perf_counter() - t0))
+    for r in result.failed:  # the whole sentence (the table cuts it), without traceback
+        print(format_failure(r), file=sys.stderr)
     return result.exit_code

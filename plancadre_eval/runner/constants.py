@@ -39,6 +39,7 @@ REASON_PARAMS = "paramètres modifiés"
 REASON_REFERENTIAL = "référentiel modifié"
 REASON_LIBRARY = "bibliothèque modifiée"
 REASON_DATA = "données modifiées"
+REASON_COMPLEMENT = "complément modifié"
 REASON_UNCHANGED = "entrées inchangées"
 REASON_INVALID_DATA = "données de la fiche invalides, page non produite"
 #: ``ename`` of a page failed by its collection files' problems (never rendered).

@@ -37,6 +37,7 @@ class PageTask:
     warm_modules: tuple[str, ...] = DEFAULT_WARM_MODULES
     start_timeout: float = DEFAULT_START_TIMEOUT
     cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
+    complement: str | None = None  # absolute path of the fiche's complement, run after it
 
 
 @dataclass
@@ -115,7 +116,15 @@ def execute_page(task: PageTask) -> PageResult:
     tmpdir = tempfile.mkdtemp(prefix="plancadre-run-")
     out_path = os.path.join(tmpdir, "execute.ipynb")
     kernel = None
+    notebook = task.notebook
     try:
+        if task.complement:
+            from .complements import combine
+
+            notebook = os.path.join(tmpdir, "input.ipynb")
+            nbformat.write(combine(nbformat.read(task.notebook, as_version=4),
+                                   nbformat.read(task.complement, as_version=4),
+                                   os.path.basename(task.complement)), notebook)
         kernel = acquire_kernel(task)
         try:
             kernel.prepare()
@@ -124,7 +133,7 @@ def execute_page(task: PageTask) -> PageResult:
             kernel = acquire_kernel(task)
             kernel.prepare()
         nb = papermill.execute_notebook(
-            task.notebook, out_path, parameters=dict(task.parameters), kernel_name=KERNEL_NAME,
+            notebook, out_path, parameters=dict(task.parameters), kernel_name=KERNEL_NAME,
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
             start_timeout=task.start_timeout, execution_timeout=task.cell_timeout,
             km=kernel.km, record_timing=False,

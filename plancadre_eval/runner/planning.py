@@ -13,10 +13,11 @@ from typing import Any, Callable, Iterable
 from .. import paths
 from ..parameters import InputError, UsageError
 from ..provenance import collection_files, digest, display_path, sha256
+from .complements import complement_path
 from .constants import (
     DIAGNOSTIC_FICHE, MANIFEST_FORMAT, MANIFEST_NAME, REASON_DATA, REASON_FAILED_BEFORE,
-    REASON_FORCE, REASON_LIBRARY, REASON_MISSING, REASON_NOTEBOOK, REASON_PARAMS,
-    REASON_INVALID_DATA, REASON_REFERENTIAL, STATUS_OK,
+    REASON_COMPLEMENT, REASON_FORCE, REASON_INVALID_DATA, REASON_LIBRARY, REASON_MISSING,
+    REASON_NOTEBOOK, REASON_PARAMS, REASON_REFERENTIAL, STATUS_OK,
 )
 
 # --- notebooks' parameters ---------------------------------------------------------------------
@@ -76,6 +77,7 @@ class PagePlan:
     inputs: dict[str, Any]
     reasons: list[str]
     previous: dict[str, Any] | None = None
+    complement: Path | None = None  # notebooks/complements/fiche-<id>.ipynb, run after the fiche's
     #: problem lines of the fiche's collection files: the page is failed without being rendered
     problems: list[str] = field(default_factory=list)
 
@@ -90,7 +92,7 @@ def cache_reasons(previous: dict[str, Any] | None, inputs: dict[str, Any], *,
     """Why a page must be rendered again (empty list: its last good render can be reused).
 
     ``previous`` is the page's entry in the last manifest (``statut``, ``entrees``), ``inputs``
-    its current inputs (keys ``notebook``, ``parametres``, ``referentiel``, ``bibliotheque``: hashes
+    its current inputs (keys ``notebook``, ``complement`` (fiche pages with one), ``parametres``, ``referentiel``, ``bibliotheque``: hashes
     or values; ``donnees``: file name -> SHA-256). Pure function.
     """
     if force:
@@ -103,6 +105,8 @@ def cache_reasons(previous: dict[str, Any] | None, inputs: dict[str, Any], *,
     reasons = []
     if before.get("notebook") != inputs.get("notebook"):
         reasons.append(REASON_NOTEBOOK)
+    if before.get("complement") != inputs.get("complement"):
+        reasons.append(REASON_COMPLEMENT)
     if before.get("parametres") != inputs.get("parametres"):
         reasons.append(REASON_PARAMS)
     if before.get("referentiel") != inputs.get("referentiel"):
@@ -381,6 +385,9 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
         data.update(territory)
         inputs = {"notebook": nb_hash[kind], "parametres": page_params, "referentiel": ref_hash,
                   "bibliotheque": lib_hash, "donnees": dict(sorted(data.items()))}
+        complement = complement_path(nb_path, fiche_id) if kind == "fiche" else None
+        if complement is not None:
+            inputs["complement"] = sha256(complement)
         prev = prev_pages.get(name)
         reasons = cache_reasons(prev, inputs, page_exists=(year_dir / f"{name}.html").exists(),
                                 force=force)
@@ -390,7 +397,8 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
             reasons = [REASON_INVALID_DATA]
         pages.append(PagePlan(name=name, kind=kind, fiche=fiche_id, title=titles[name],
                               notebook=nb_path, parameters=page_params, inputs=inputs,
-                              reasons=reasons, previous=prev, problems=problems))
+                              reasons=reasons, previous=prev, complement=complement,
+                              problems=problems))
     indicators_key = digest({"donnees": data_files, "sources": sources, "referentiel": ref_hash,
                               "bibliotheque": lib_hash, "annee": year,
                               "parametres": {k: v for k, v in params.items()}})

@@ -350,3 +350,35 @@ def format_summary(records: list[PageRecord]) -> str:
     lines.append(f"{n_rendered} produite(s), {n_reused} réutilisée(s), {n_fail} échec(s).")
     return "\n".join(lines)
 
+
+
+def format_total(records: list[PageRecord], fiches: dict[int, int], plan_fiches: int,
+                 seconds: float) -> str:
+    """The one-line total printed at the end of every run (``--quiet`` too): fiches produced out
+    of the plan's, pages rendered, reused and failed, duration, e.g. « 2021 : 1 fiche sur 36 ;
+    2 produite(s), 1 réutilisée(s), 0 échec(s) ; 3,2 s. »"""
+    years = " ; ".join(f"{year} : {n} fiche{'s' if n > 1 else ''} sur {plan_fiches}"
+                       for year, n in sorted(fiches.items()))
+    pages = [r for r in records if r.kind not in ("index",)]
+    n_rendered = sum(1 for r in pages if r.cache == CACHE_RENDERED)
+    n_reused = sum(1 for r in pages if r.cache == CACHE_REUSED)
+    n_fail = sum(1 for r in records if r.status == STATUS_FAILED)
+    duration = f"{seconds:.1f}".replace(".", ",")
+    return (f"{years} ; {n_rendered} produite(s), {n_reused} réutilisée(s), {n_fail} échec(s) ; "
+            f"{duration} s.")
+
+
+def format_failure(record: PageRecord) -> str:
+    """A failed page in one line: where, then the error's own sentence (the French message of
+    the library's errors, e.g. the papermill float trap), never a traceback."""
+    err = record.error or {}
+    where = f" (cellule In [{err['execution']}])" if err.get("execution") else ""
+    message = " ".join(str(err.get("evalue") or "").split())
+    ename = str(err.get("ename") or "")
+    shown = message if ename in FRENCH_ERRORS or not ename else f"{ename} : {message}"
+    return f"échec : {record.year}/{record.name}{where} : {shown}"
+
+
+#: Errors whose message is a French sentence meant for the reader (shown without their class name).
+FRENCH_ERRORS = frozenset({"ParameterError", "InputError", "UsageError", "ReferentialError",
+                           "indicateurs"})
