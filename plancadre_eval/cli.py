@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--referentiel", help="dossier (ou fichier) YAML du référentiel ; défaut : le plan 2019-2022")
     p.add_argument("--json", action="store_true", help="imprimer le référentiel en JSON")
 
-    p = sub.add_parser("check", help="valider des fichiers de collecte (CSV ou XLSX)")
+    p = sub.add_parser("check", help="valider des fichiers de collecte ou une revue du comité "
+                                     "(CSV ou XLSX)")
     p.add_argument("paths", nargs="+", metavar="CHEMIN", help="fichiers ou dossiers à valider")
     p.add_argument("--strict", action="store_true",
                    help="les avertissements de plausibilité font aussi échouer (code 1)")
@@ -82,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="dossier de collecte ; défaut : data/collecte")
     p.add_argument("--pilote", help="un seul service pilote (nom du plan ou nom actuel, ex. DDETS)")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
+    p.add_argument("--revue", help="dossier des revues du comité (décisions de l'année précédente "
+                                   "à suivre) ; défaut : data/revue")
 
     p = sub.add_parser("demo", help="régénérer les données de démonstration (graine fixe)")
     p.add_argument("--out", help="dossier de sortie ; défaut : data/demo")
@@ -104,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ni progression ni tableau : seulement le total et les échecs")
     p.add_argument("--scheduler", help="adresse d'un ordonnanceur Dask distributed (tcp://…)")
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : selon params")
+    p.add_argument("--revue", help="dossier des revues du comité (<année>.xlsx ou .csv) ; "
+                                   "défaut : selon params, sinon data/revue")
+
+    p = sub.add_parser("revue", help="écrire le classeur de revue du comité de pilotage d'une année")
+    p.add_argument("--year", type=int, required=True, help="année évaluée")
+    p.add_argument("--out", required=True, help="fichier .xlsx à écrire")
+    p.add_argument("--data", help="dossier des données de collecte ; défaut : data/demo")
+    p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
+
+    p = sub.add_parser("dossier", help="assembler le dossier du comité (HTML, et PDF avec --pdf)")
+    p.add_argument("--year", type=int, required=True, help="année déjà produite par run")
+    p.add_argument("--out", help="dossier des sorties ; défaut : outputs/")
+    p.add_argument("--pdf", action="store_true", help="imprimer aussi dossier.pdf (Chromium)")
+    p.add_argument("--referentiel", help="dossier du référentiel ; défaut : le plan 2019-2022")
 
     p = sub.add_parser("lab", help="ouvrir dans JupyterLab une copie paramétrée du notebook d'une fiche")
     p.add_argument("--fiche", required=True, help="fiche à explorer (ex. 2.6)")
@@ -136,6 +153,45 @@ def command_referentiel(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_check(args: argparse.Namespace) -> int:
+    """``check``: the committee's records (files whose header has ``statut_retenu``, also inside a
+    folder such as ``data/revue``) are validated by :mod:`review`, the other paths as collection
+    files by :mod:`collection` (same ``FICHIER:LIGNE: colonne 'NOM': …`` lines)."""
+    from pathlib import Path
+
+    from . import collection, review
+
+    reviews, others = [], []
+    for given in args.paths:
+        p = Path(given)
+        files = sorted(f for s in review.REVIEW_SUFFIXES for f in p.glob(f"*{s}")) if p.is_dir() else [p]
+        found = [f for f in files if review.is_review_file(f)]
+        reviews += found
+        if not p.is_dir() and not found or p.is_dir() and len(found) < len(files):
+            others.append(given)
+    if not reviews:
+        return collection.command_check(args)
+    from .referential import ReferentialError, load_referential
+
+    try:
+        ref = load_referential(getattr(args, "referentiel", None))
+    except ReferentialError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    n, problems = review.check_review_files(reviews, ref)
+    for p in problems:
+        print(p)
+    code = 0
+    if others:
+        code = collection.command_check(argparse.Namespace(**{**vars(args), "paths": others}))
+    if problems:
+        print(f"{len(problems)} problème(s) dans la revue du comité : corrigez-les puis relancez "
+              "plancadre-eval check.", file=sys.stderr)
+        return 1
+    print(f"OK : {n} revue(s) du comité.")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -145,9 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "referentiel":
         return command_referentiel(args)
     if args.command == "check":
-        from . import collection
-
-        return collection.command_check(args)
+        return command_check(args)
     if args.command == "template":
         from . import template
 
@@ -160,6 +214,14 @@ def main(argv: list[str] | None = None) -> int:
         from . import demo
 
         return demo.command_demo(args)
+    if args.command == "revue":
+        from .evaluation import committee
+
+        return committee.command_revue(args)
+    if args.command == "dossier":
+        from . import dossier
+
+        return dossier.command_dossier(args)
     if args.command == "run":
         from . import runner
 

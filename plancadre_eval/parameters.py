@@ -42,6 +42,7 @@ class Settings:
     data_dir: Path
     secret_threshold: int
     fiche: Fiche | None = None
+    review_dir: Path | None = None
 
 
 def check_fiche_id(fiche_id, referential: Referential) -> str:
@@ -87,10 +88,12 @@ def check_threshold(secret_threshold) -> int:
 
 
 def validate(*, year, referentiel: str | None = None, data_dir: str | None = None,
-             secret_threshold=5, fiche_id=None) -> Settings:
+             secret_threshold=5, fiche_id=None, revue: str | None = None) -> Settings:
     """Validate every parameter of a notebook at once and return typed :class:`Settings`.
 
     Relative paths are resolved against the project root, so the notebook runs from any folder.
+    ``revue`` is the folder of the committee's records (``<année>.xlsx`` or ``.csv``); a folder
+    that does not exist simply holds no record (pages say "non encore examinée par le comité").
     """
     ref_path = paths.resolve(referentiel, paths.default_referential())
     referential = load_referential(ref_path)
@@ -103,6 +106,7 @@ def validate(*, year, referentiel: str | None = None, data_dir: str | None = Non
         data_dir=data,
         secret_threshold=check_threshold(secret_threshold),
         fiche=referential.fiche(check_fiche_id(fiche_id, referential)) if fiche_id is not None else None,
+        review_dir=paths.resolve(revue) if revue else None,
     )
     return settings
 
@@ -129,10 +133,10 @@ def load_params_file(path: Path) -> dict[str, Any]:
 
 def resolve_params(raw: dict[str, Any], *, year: int, declared: set[str], source: str,
                    data: str | None = None, referentiel: str | None = None,
-                   root: Path) -> dict[str, Any]:
+                   root: Path, revue: str | None = None) -> dict[str, Any]:
     """Final parameters of a year: the file's values checked against the parameters the notebooks
     declare, ``--data`` / ``--referentiel`` overrides (paths given on the command line are relative
-    to the current folder), paths normalised relative to the project root."""
+    to the current folder), paths normalised relative to the project root; ``--revue`` likewise."""
     params = dict(raw)
     unknown = sorted(k for k in params if k not in declared)
     if unknown:
@@ -150,6 +154,12 @@ def resolve_params(raw: dict[str, Any], *, year: int, declared: set[str], source
     elif "data_dir" in params:
         params["data_dir"] = display_path(paths.resolve(str(params["data_dir"]), root, root=root), root,
                                           absolute=True)
+    if revue is not None:
+        params["revue"] = display_path(Path(revue).expanduser().resolve(), root, absolute=True)
+    for key in ("revue",):  # other folders given in the params file
+        if params.get(key) and revue is None:
+            params[key] = display_path(paths.resolve(str(params[key]), root, root=root), root,
+                                       absolute=True)
     if referentiel is not None:
         params["referentiel"] = display_path(Path(referentiel).expanduser().resolve(), root,
                                              absolute=True)

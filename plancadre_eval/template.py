@@ -369,6 +369,14 @@ def command_template(args) -> int:
         return 2
     path = _write_workbook(ref, rows, args.year, args.out, args.pilote)
     fiches = list(dict.fromkeys(rows["fiche"]))
+    from .review import ReviewError, followup_for_template  # last year's decisions to follow up
+
+    try:
+        n = followup_for_template(path, ref, args.year, fiches, getattr(args, "revue", None))
+    except ReviewError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     print(f"Gabarit écrit : {path} ({_plural(len(rows), 'ligne')} à renseigner, "
-          f"{_plural(len(fiches), 'fiche')} : {_fmt_list(fiches)}).")
+          f"{_plural(len(fiches), 'fiche')} : {_fmt_list(fiches)}"
+          + (f" ; {_plural(n, 'décision')} de la revue {args.year - 1} à suivre" if n else "") + ").")
     return 0

@@ -174,6 +174,32 @@ def test_bilan_figures_agree_with_the_year_pages():
                                 completeness=sd.completeness, table=sd.table, due=sd.due)).values.tolist()
 
 
+def test_the_bilan_counts_retained_statuses_and_the_committee_s_changes(tmp_path):
+    import dataclasses
+
+    from plancadre_eval.review import Review, ReviewEntry
+    from plancadre_eval.statuses import FicheStatus
+
+    ctx = _context(tmp_path)
+    plain = bilan_page.bilan_data(ctx, 2019, 2022)
+    assert "Aucune revue du comité de pilotage n'est enregistrée pour 2019-2022" in \
+        _text(bilan_page.status_grid_section(plain))
+    computed = ctx.fiche_statuses(2021).set_index("fiche")["statut"]
+    other = next(s for s in FicheStatus if s != computed["2.10"])
+    record = Review(year=2021, path=tmp_path / "2021.csv", sha256="0" * 64, entries={
+        "2.10": ReviewEntry("2.10", str(computed["2.10"]), other, justification="motif"),
+        "1.1": ReviewEntry("1.1", str(computed["1.1"]), FicheStatus(computed["1.1"]))})
+    reviewed = dataclasses.replace(ctx, reviews={2021: record})
+    bd = bilan_page.bilan_data(reviewed, 2019, 2022)
+    grid = bd.grid.set_index("fiche")
+    assert grid.loc["2.10", "2021"] == str(other)  # the retained status, in the grid and counts
+    assert grid.loc["1.1", "2021"] == str(computed["1.1"])
+    assert grid.loc["2.10", "2022"] == str(ctx.fiche_statuses(2022).set_index("fiche")["statut"]["2.10"])
+    assert (f"Statuts retenus par le comité de pilotage (revues 2021) : 2 statut(s) examiné(s), dont "
+            f"1 changé(s) par le comité : fiche 2.10 en 2021 : calculé {computed['2.10']}, retenu "
+            f"{other}") in _text(bilan_page.status_grid_section(bd))
+
+
 def test_trajectory_runs_from_the_baseline_to_the_last_year(tmp_path, monkeypatch):
     """1.1.4 places: baseline 100 (2019-01-01), 2020 = 40 + 30 = 70, 2021 = 50 + 30 = 80:
     from the baseline to 2021, −20 (−20 %)."""

@@ -572,3 +572,85 @@ def test_screenshots_for_the_reviewer(offline_context, rendered_outputs, capsys)
         written.append(target)
     with capsys.disabled():
         print(f"\n[browser] captures d'écran : {SCREENSHOTS_DIR} ({', '.join(p.name for p in written)})")
+
+
+# --- the committee's dossier, printed to PDF (issue 13) ------------------------------------------
+
+_DOSSIER_PROBE = r"""
+() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const el of document.querySelectorAll("table, img, figure, pre, .statut, dl, h1, h2")) {
+    const r = el.getBoundingClientRect();
+    if ((r.width || r.height) && (r.right > width + 0.5 || r.left < -0.5))
+      out.push(el.tagName.toLowerCase() + " (" + (el.innerText || el.getAttribute("alt") || "")
+               .replace(/\s+/g, " ").trim().slice(0, 60) + ") : " + Math.round(r.left) + "-" +
+               Math.round(r.right) + " px pour " + width + " px");
+  }
+  const parts = [...document.querySelectorAll("section.partie")].map(s => [s.id, getComputedStyle(s).breakBefore]);
+  return {out, parts, scroll: document.documentElement.scrollWidth, width};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def dossier_pdf(rendered_outputs):
+    """``dossier.html`` and ``dossier.pdf`` of the rendered year, printed by ``plancadre-eval dossier
+    --pdf`` in a child Python (Playwright's sync API cannot be nested in this session's)."""
+    import os
+    import subprocess
+    import sys
+
+    argv = ["dossier", "--year", YEAR, "--out", str(rendered_outputs), "--pdf"]
+    proc = subprocess.run([sys.executable, "-c", "import sys; from plancadre_eval.cli import main; "
+                           f"sys.exit(main({argv!r}))"], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ))
+    assert proc.returncode == 0, proc.stderr
+    return rendered_outputs / YEAR / "dossier.html", rendered_outputs / YEAR / "dossier.pdf"
+
+
+@pytest.mark.browser
+def test_the_dossier_pdf_is_a4_with_at_least_one_page_per_fiche_and_selectable_text(dossier_pdf, referential):
+    import re
+
+    html, pdf = dossier_pdf
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    boxes = set(re.findall(rb"/MediaBox\s*\[([^\]]*)\]", data))
+    sizes = {tuple(round(float(v) * 25.4 / 72) for v in b.split()[2:]) for b in boxes}
+    assert sizes == {(210, 297)}, f"pages non A4 : {sizes}"
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    fiches = [f.id for f in referential.fiches if f.id not in NOT_DUE_IN_2021]
+    assert pages >= len(fiches) + 3, f"{pages} pages pour {len(fiches)} fiches, synthèse, couverture"
+    assert b"/Font" in data and b"/ToUnicode" in data  # text, not images of text
+
+
+@pytest.mark.browser
+def test_the_printed_dossier_puts_each_fiche_on_a_new_page_within_the_margins(dossier_pdf, offline_context,
+                                                                              referential):
+    from plancadre_eval import dossier
+
+    html, _ = dossier_pdf
+    top, right, bottom, left = dossier.PAGE_MARGINS_MM
+    width = (210 - left - right) * 96 / 25.4
+    before = len(offline_context.guard.blocked)  # the guard is shared by the session's tests
+    page = offline_context.new_page()
+    try:
+        page.set_viewport_size({"width": int(width), "height": int((297 - top - bottom) * 96 / 25.4)})
+        page.emulate_media(media="print")
+        page.goto(html.as_uri(), wait_until="load")
+        probe = page.evaluate(_DOSSIER_PROBE)
+        text = page.inner_text("body")
+    finally:
+        page.close()
+    blocked = offline_context.guard.blocked[before:]
+    assert blocked == [], f"requêtes externes : {blocked}"
+    fiches = [f.id for f in referential.fiches if f.id not in NOT_DUE_IN_2021]
+    ids = [i for i, _ in probe["parts"]]
+    assert ids == ["synthese"] + [f"fiche-{f.replace('.', '-')}" for f in fiches] + ["sources"]
+    assert {b for _, b in probe["parts"]} == {"page"}, probe["parts"]
+    assert probe["out"] == [], "\n".join(probe["out"])
+    assert probe["scroll"] <= probe["width"] + 1
+    assert text.index("Sommaire") < text.index("Faits marquants" if "Faits marquants" in text
+                                                 else "Avancement du plan")
+    assert "import " not in text and "fiche_id" not in text

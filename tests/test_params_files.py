@@ -55,7 +55,7 @@ def test_there_is_one_params_file_per_plan_year():
 @pytest.mark.parametrize("params", PARAMS, ids=lambda p: p.name)
 def test_every_key_of_a_params_file_is_declared_by_the_notebooks_that_receive_it(params):
     data = yaml.safe_load(params.read_text(encoding="utf-8"))
-    assert set(data) == {"year", "data_dir", "referentiel", "secret_threshold"}
+    assert set(data) == {"year", "data_dir", "referentiel", "secret_threshold", "revue"}
     assert data["year"] == int(params.stem)
     for name, received in RECEIVED.items():
         declared = papermill.inspect_notebook(str(NOTEBOOKS / name))
@@ -89,6 +89,7 @@ def test_the_fiche_parameters_cell_is_exactly_the_documented_one():
         'data_dir: str = "data/demo"  # dossier des fichiers de collecte',
         'referentiel: str = "data/referentiel/plan-cadre-2019-2022"  # référentiel du plan',
         "secret_threshold: int = 5  # effectifs de personnes masqués en dessous de ce seuil",
+        'revue: str = "data/revue"  # dossier des revues du comité de pilotage (<année>.xlsx ou .csv)',
     ]
     synth = _source(_parameters_cell(SYNTHESIS)).splitlines()
     assert synth == _source(_parameters_cell(FICHE)).splitlines()[1:]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pandas as pd
@@ -11,6 +12,8 @@ from plancadre_eval.evaluation import context as page_context
 from plancadre_eval.evaluation import fiche as fiche_page
 from plancadre_eval.evaluation import synthesis as synthesis_page
 from plancadre_eval.evaluation import yearly
+from plancadre_eval.review import Review, ReviewEntry
+from plancadre_eval.statuses import FicheStatus
 from small_plan import BASE_OBS, EXPECTED, REF, obs, population
 
 #: 1.2.J1 (due 2019-12-31) done in 2019; 1.2.J2 (due 2020-06-30) "non" in 2020 with the pilot's
@@ -84,7 +87,15 @@ def test_synthesis_highlights_list_status_changes_and_milestones_done(tmp_path):
 
 
 def test_synthesis_points_of_attention_quote_the_pilots_and_count_months(tmp_path):
-    sd = synthesis_page.synthesis_data(context(tmp_path, 2020))
+    # the pilots' explanations are quoted once the committee's 2020 record publishes them
+    withheld = text(yearly.attention_section(synthesis_page.synthesis_data(context(tmp_path, 2020))))
+    assert "Convention en attente" not in withheld
+    assert "1 commentaire en attente de relecture par le comité de pilotage." in withheld
+    published = Review(year=2020, path=tmp_path / "2020.csv", sha256="0" * 64, entries={
+        "1.2": ReviewEntry(fiche="1.2", computed="en retard", retained=FicheStatus.LATE,
+                           publish_comments=True)})
+    ctx = dataclasses.replace(context(tmp_path, 2020), reviews={2020: published})
+    sd = synthesis_page.synthesis_data(ctx)
     html = text(yearly.attention_section(sd))
     assert "Jalon 1.2.J2 en retard (échéance : 30 juin 2020)." in html
     assert "1.2.J2 (Pas-de-Calais) : Convention en attente de signature" in html

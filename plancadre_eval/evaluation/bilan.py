@@ -79,12 +79,13 @@ class BilanSettings:
 
 
 def validate(*, first_year, last_year, data_dir, referentiel, secret_threshold,
-             linked_years="") -> BilanSettings:
-    """Validate every parameter of ``bilan_plan.ipynb`` (French errors naming the parameter)."""
+             linked_years="", revue=None) -> BilanSettings:
+    """Validate every parameter of ``bilan_plan.ipynb`` (French errors naming the parameter);
+    ``revue``: the folder of the committee's records (statuses retained year by year)."""
     from .. import parameters
 
     settings = parameters.validate(year=last_year, data_dir=data_dir, referentiel=referentiel,
-                                   secret_threshold=secret_threshold)
+                                   secret_threshold=secret_threshold, revue=revue)
     first, last = computations.check_period(first_year, last_year, settings.referential)
     linked = computations.parse_years(linked_years, settings.referential)
     return BilanSettings(settings=settings, first=first, last=last,
@@ -188,12 +189,32 @@ def status_grid_table(bd: BilanData, axe: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Fiche", "Titre"] + [str(y) for y in bd.years], dtype=object)
 
 
+def committee_changes_text(bd: BilanData) -> str:
+    """How many statuses of the period the committee examined and changed (retained statuses,
+    :meth:`Context.fiche_statuses`), naming the changed ones: "fiche 2.5 en 2021 : calculé en
+    retard, retenu en cours"."""
+    st = bd.statuses
+    if "examinee" not in st.columns or not st["examinee"].any():
+        return (f"Aucune revue du comité de pilotage n'est enregistrée pour {bd.first}-{bd.last} : "
+                "les statuts sont les statuts calculés.")
+    seen, changed = st[st["examinee"]], st[st["modifie"]]
+    years = sorted({int(y) for y in seen["annee"]})
+    text = (f"Statuts retenus par le comité de pilotage (revues {', '.join(map(str, years))}) : "
+            f"{len(seen)} statut(s) examiné(s), dont {len(changed)} changé(s) par le comité")
+    if changed.empty:
+        return text + " ; les autres statuts sont calculés."
+    return text + " : " + " ; ".join(
+        f"fiche {r['fiche']} en {int(r['annee'])} : calculé {r['statut_calcule']}, retenu {r['statut']}"
+        for _, r in changed.iterrows()) + " ; les autres statuts sont calculés."
+
+
 def status_grid_section(bd: BilanData) -> Html:
     """Statuses fiche × year, one table per axe; each status is written (readable without colour)."""
     out = [paragraph(f"Statut de chaque fiche au 31 décembre de chaque année, de {bd.first} à "
                      f"{bd.last}. Un statut souligné mène à la page de la fiche cette année-là, quand "
                      "elle a été produite (les fiches ne sont évaluées en détail que les années "
                      "prévues par leur fréquence).")]
+    out.append(paragraph(committee_changes_text(bd)))
     ref = bd.context.referential
     for a in ref.axes:
         out.append(f"<h3>Axe {esc(a.id)} : {esc(a.titre)}</h3>")

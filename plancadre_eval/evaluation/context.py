@@ -8,14 +8,14 @@ runner reads a folder again only when a file changed. The context holds the one
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import demo, indicators
+from .. import demo, indicators, review
 from ..engine import Engine
 from ..referential import Referential
 
@@ -28,7 +28,9 @@ class Context:
     ``observations``: validated collection rows (``collection.load_collection``); ``files``:
     ``(path, sha256)`` of the collection files read; ``public``: ``{serie: table}`` for the public
     indicators of the referential; ``expected``: expected territories per level for completeness.
-    A copy with other inputs (``dataclasses.replace(ctx, observations=...)``) builds its own engine.
+    ``reviews``: the committee's records (:class:`~plancadre_eval.review.Review`) of the years up
+    to ``year``, by year (empty without a record). A copy with other inputs
+    (``dataclasses.replace(ctx, observations=...)``) builds its own engine.
     """
 
     referential: Referential
@@ -41,6 +43,12 @@ class Context:
     public: Mapping[str, pd.DataFrame]
     expected: Mapping[str, tuple[str, ...]]
     demo: bool
+    reviews: Mapping[int, Any] = field(default_factory=dict)
+
+    @property
+    def review(self):
+        """The committee's record of ``year`` (None when the year is not reviewed yet)."""
+        return self.reviews.get(self.year)
 
     @cached_property
     def engine(self) -> Engine:
@@ -52,8 +60,11 @@ class Context:
     def fiche_statuses(self, year: int, fiches=None) -> pd.DataFrame:
         """The status each fiche is counted with for ``year`` (columns of
         :meth:`Engine.statuses <plancadre_eval.engine.Engine.statuses>`): the one place the
-        synthesis, the bilan and the year-over-year facts read fiche statuses from."""
-        return self.engine.statuses(year, fiches)
+        synthesis, the bilan and the year-over-year facts read fiche statuses from. ``statut`` is the
+        status retained by the committee when the record of ``year`` examined the fiche
+        (:func:`~plancadre_eval.review.retained_statuses`: also ``statut_calcule``, ``examinee``,
+        ``modifie``)."""
+        return review.retained_statuses(self.engine.statuses(year, fiches), self.reviews.get(int(year)))
 
     @property
     def departement(self) -> str:
@@ -120,12 +131,29 @@ def expected_territories(territories) -> dict[str, tuple[str, ...]]:
     return {"arrondissement": tuple(str(c) for c in arr["arrondissement"])}
 
 
+_REVIEWS: dict[tuple, dict] = {}
+
+
+def _load_reviews(folder, referential: Referential, year: int) -> dict:
+    """:func:`plancadre_eval.review.load_reviews`, cached while the record files are unchanged
+    (a warm kernel reads them once for all the pages of a year)."""
+    files = review.review_files(folder, [y for y in referential.plan.years if y <= year])
+    key = (id(referential), year, tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns)
+                                        for _, p in sorted(files.items())))
+    if key not in _REVIEWS:
+        if len(_REVIEWS) > 8:
+            _REVIEWS.clear()
+        _REVIEWS[key] = review.load_reviews(folder, referential, year)
+    return _REVIEWS[key]
+
+
 def load_context(settings, *, with_collection: bool = True) -> Context:
     """Load the inputs of a page from validated parameters (:class:`parameters.Settings`).
 
     The collection is validated (a :class:`collection.CollectionError` lists every problem, as
     ``plancadre-eval check`` does); ``with_collection=False`` skips it (the diagnostic page uses
-    public statistics only).
+    public statistics only). The committee's records of ``settings.review_dir`` are read and
+    validated (:class:`~plancadre_eval.review.ReviewError`).
     """
     from .. import territories as territories_module
 
@@ -138,12 +166,14 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
         col = None
         observations, files = indicators.prepare_observations(None), ()
     is_demo = with_collection and demo.is_demo_data(settings.data_dir)
+    reviews = _load_reviews(getattr(settings, "review_dir", None), ref, int(settings.year))
     # One context (and so one engine, whose values are computed once) per kernel, year and inputs:
     # the pages of a year rendered by a warm kernel share it. The key holds the very objects the
     # context is made of (referential, territories and collection are cached by file contents and
     # are new objects when a file changes), so a cached context is the one a fresh kernel builds.
     key = (id(ref), id(terr), id(col), str(Path(settings.data_dir).resolve()), int(settings.year),
-           int(settings.secret_threshold), with_collection, is_demo)
+           int(settings.secret_threshold), with_collection, is_demo,
+           tuple((y, r.sha256) for y, r in sorted(reviews.items())))
     cached = _CONTEXTS.get(key)
     if cached is not None and cached[0] is ref and cached[1] is terr and cached[2] is col:
         return cached[3]
@@ -151,7 +181,7 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
         referential=ref, year=int(settings.year), data_dir=Path(settings.data_dir),
         secret_threshold=int(settings.secret_threshold), territories=terr,
         observations=observations, files=files, public=public_tables(ref),
-        expected=expected_territories(terr), demo=is_demo,
+        expected=expected_territories(terr), demo=is_demo, reviews=reviews,
     )
     if len(_CONTEXTS) > 8:
         _CONTEXTS.clear()

@@ -18,7 +18,10 @@ import pandas as pd
 from .. import formatting, indicators, schedule, statuses
 from ..engine import completeness_summary
 from ..referential import (
-    READING_LABELS, UNDATED_TEXT, Fiche, Indicator, fiche_sort_key, origin_label,
+    READING_LABELS, UNDATED_TEXT, Fiche, Indicator, origin_label,
+)
+from .committee import (  # noqa: F401 (sections of the page, called by the notebook)
+    comments_section, committee_section, fiche_comments, followup_section, status_lines,
 )
 from ..notebook_figures import alt_text  # noqa: F401 (notebooks: evaluation.alt_text(fig, "…"))
 from .context import Context, load_context  # noqa: F401 (the notebook calls load_context)
@@ -230,12 +233,12 @@ def fiche_header(data: FicheData) -> Html:
 
 
 def status_section(data: FicheData) -> Html:
-    """The fiche's status for the year as a large badge, the reasons, and the decision rule
+    """The fiche's status for the year as a large badge (retained by the committee when examined,
+    :func:`.committee.status_lines`), the reasons of the computed status, and the decision rule
     (:data:`statuses.FICHE_STATUS_RULE`) in a ``<details>``."""
     return Html(
-        f'<p>Statut de la fiche {esc(data.fiche.id)} en {data.year} : '
-        f"{badge(data.status, large=True)}</p>"
-        + "<p>Ce qui fonde ce statut :</p>" + bullet_list(data.reasons)
+        status_lines(data)
+        + "<p>Ce qui fonde le statut calculé :</p>" + bullet_list(data.reasons)
         + "<details><summary>Règle de décision du statut d'une fiche</summary>"
         + rule_html(statuses.FICHE_STATUS_RULE) + "</details>"
     )
@@ -540,59 +543,6 @@ def completeness_section(data: FicheData) -> Html:
         out.append(paragraph("Quand un total départemental déclaré diffère de la somme de ses parties, le "
                       "total déclaré est retenu ; l'écart est signalé ici pour vérification."))
         out.append(bullet_list(list(data.discrepancies["message"])))
-    return Html("".join(out))
-
-
-def fiche_comments(data: FicheData, year: int | None = None) -> pd.DataFrame:
-    """Comments reported for the fiche (``commentaire`` column of the collection files, and the text
-    of qualitative indicators), for ``year`` (default: the evaluated year) or, with ``year=0``, for
-    every year up to the evaluated one: ``Année``, ``Indicateur``, ``Territoire``, ``Commentaire``."""
-    ctx, f = data.context, data.fiche
-    obs = ctx.observations
-    ids = {i.id for i in f.indicateurs} | {m.id for m in f.jalons}
-    sel = obs[(obs["fiche"] == f.id) | obs["indicateur"].isin(ids)]
-    sel = sel[sel["annee"] <= data.year] if year == 0 else sel[sel["annee"] == (year or data.year)]
-    types = {i.id: i.type for i in f.indicateurs}
-    rows = []
-    for _, r in sel.iterrows():
-        texts = []
-        texte, comment = str(r["texte"] or "").strip(), str(r["commentaire"] or "").strip()
-        if types.get(str(r["indicateur"])) in ("qualitatif", "a_determiner") and texte \
-                and texte.lower() not in ("voir commentaire", "voir commentaires") and texte != comment:
-            texts.append(texte)
-        if comment:
-            texts.append(comment)
-        if texts:
-            rows.append([int(r["annee"]), str(r["indicateur"]), ctx.name_of(str(r["territoire"])),
-                         " — ".join(texts)])
-    out = pd.DataFrame(rows, columns=["Année", "Indicateur", "Territoire", "Commentaire"])
-    if out.empty:
-        return out
-    out["_k"] = [fiche_sort_key(i) for i in out["Indicateur"]]
-    out = out.sort_values(["Année", "_k", "Territoire"], ascending=[False, True, True], kind="mergesort")
-    return out.drop(columns="_k").drop_duplicates().reset_index(drop=True)
-
-
-def comments_section(data: FicheData, table: pd.DataFrame | None = None) -> Html:
-    """The analysts' and pilots' comments of the year, earlier years in a ``<details>``.
-    ``table`` (default :func:`fiche_comments` of the year) is the year's table shown."""
-    y = data.year
-    now = fiche_comments(data) if table is None else table
-    all_years = fiche_comments(data, 0)
-    before = all_years[all_years["Année"] < y]
-    out = []
-    if now.empty:
-        out.append(paragraph(f"Aucun commentaire déclaré pour {y}."))
-    else:
-        shown = now.drop(columns="Année", errors="ignore")
-        out.append(html_table(shown.astype(object), f"Commentaires déclarés pour {y}",
-                              row_header="Indicateur" if "Indicateur" in shown.columns else None))
-    if not before.empty:
-        shown = before.astype(object).assign(Année=[str(a) for a in before["Année"]])
-        out.append("<details><summary>Commentaires des années précédentes "
-                   f"({len(before)})</summary>"
-                   + html_table(shown, "Commentaires des années précédentes", row_header="Année")
-                   + "</details>")
     return Html("".join(out))
 
 

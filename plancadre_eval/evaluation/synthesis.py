@@ -14,6 +14,7 @@ import pandas as pd
 from .. import formatting, schedule
 from ..engine import completeness_summary
 from ..referential import Indicator, fiche_sort_key
+from ..review import NOT_REVIEWED
 from ..statuses import (
     FICHE_STATUS_RULE, FicheStatus, MilestoneStatus, TargetStatus, plan_summary,
 )
@@ -41,7 +42,10 @@ MAP_INDICATORS = (
 
 @dataclass
 class SynthesisData:
-    """Tables of the annual synthesis, computed once: ``statuses`` of every fiche (with ``due``),
+    """Tables of the annual synthesis, computed once: ``statuses`` of every fiche (with ``due``;
+    ``statut`` is the status retained by the committee when the year's record examined the fiche,
+    ``statut_calcule`` the engine's, ``examinee`` and ``modifie``: see
+    :func:`~plancadre_eval.review.retained_statuses`),
     ``summary`` (:func:`~plancadre_eval.statuses.plan_summary`), ``targets`` and ``milestones`` of every fiche,
     ``completeness`` of the fiches due, ``table`` (:meth:`~plancadre_eval.engine.Engine.table`, all fiches)."""
 
@@ -62,7 +66,7 @@ class SynthesisData:
 def synthesis_data(ctx: Context) -> SynthesisData:
     """Compute the synthesis tables for ``ctx.year``."""
     ref, y, engine = ctx.referential, ctx.year, ctx.engine
-    statuses = engine.statuses(y)
+    statuses = ctx.fiche_statuses(y)
     due = list(schedule.due_fiches(ref, y))
     statuses["due"] = statuses["fiche"].isin(due)
     summary = plan_summary(statuses, ref)
@@ -122,6 +126,15 @@ def plan_overview_section(sd: SynthesisData) -> Html:
                 f"({formatting.format_percent(total['part engagées (%)'], 0)} : mises en œuvre, en "
                 "cours ou en retard).")
     table = plan_overview(sd)
+    due_rows = sd.statuses[sd.statuses["due"]]
+    if sd.context.review is None:
+        committee = (f"Revue {y} du comité de pilotage non encore enregistrée : les statuts sont "
+                     f"les statuts calculés (fiches {NOT_REVIEWED}).")
+    else:
+        n_seen, n_changed = int(sd.statuses["examinee"].sum()), int(sd.statuses["modifie"].sum())
+        committee = (f"Statuts retenus par le comité de pilotage : {n_seen} fiche(s) examinée(s) "
+                     f"sur {len(due_rows)} évaluées en {y}, dont {n_changed} dont le comité a "
+                     "changé le statut calculé ; les autres gardent leur statut calculé.")
     counts = sd.summary[sd.summary["axe"] != "Ensemble"].copy()
     counts["libelle"] = [f"Axe {a}" for a in counts["axe"]]
     fig = charts.status_bars(counts)
@@ -131,7 +144,7 @@ def plan_overview_section(sd: SynthesisData) -> Html:
         alt_parts.append(f"{r['libelle']} : " + ", ".join(bits))
     alt = f"Statut des fiches par axe en {y} : " + " ; ".join(alt_parts) + "."
     return Html(
-        f"<p><strong>{esc(sentence)}</strong></p>"
+        f"<p><strong>{esc(sentence)}</strong></p>" + paragraph(committee)
         + html_table(table, f"Fiches par statut et par axe en {y}",
                      numeric=[c for c in table.columns if c != "Axe"], row_header="Axe")
         + figure(fig, alt, f"Nombre de fiches par statut et par axe en {y}.")
@@ -143,6 +156,8 @@ def fiche_grid(sd: SynthesisData, axe: str) -> pd.DataFrame:
     ``Titre``, ``Pilote``, ``Statut`` (badge), ``Évaluation {year}``."""
     ref = sd.context.referential
     status = dict(zip(sd.statuses["fiche"], sd.statuses["statut"]))
+    computed = {f: c for f, c, m in zip(sd.statuses["fiche"], sd.statuses["statut_calcule"],
+                                        sd.statuses["modifie"]) if m}
     rows = []
     for f in ref.fiches:
         if f.axe != axe:
@@ -150,7 +165,9 @@ def fiche_grid(sd: SynthesisData, axe: str) -> pd.DataFrame:
         due = f.id in sd.due
         rows.append([
             link(f"fiche-{f.id}.html", f.id) if due else f.id, f.titre, f.pilote_court,
-            badge(status.get(f.id, "données insuffisantes")),
+            Html(badge(status.get(f.id, "données insuffisantes"))
+                 + (f" (retenu par le comité ; calculé : {esc(computed[f.id])})"
+                    if f.id in computed else "")),
             link(f"fiche-{f.id}.html", f"Évaluation de la fiche {f.id}") if due else
             f"pas d'évaluation prévue en {sd.year} ({f.frequence.libelle.lower()})",
         ])

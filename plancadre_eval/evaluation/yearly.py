@@ -16,7 +16,8 @@ from .. import changes, formatting
 from ..referential import Fiche, Indicator
 from ..statuses import FicheStatus, MilestoneStatus
 from .context import Context
-from .fiche import FicheData, fiche_comments
+from .committee import pending_text, published_comments
+from .fiche import FicheData
 from .html import Html, badge, bullet_list, change_text, date_text, esc, html_table, link, paragraph, value_text
 from .synthesis import SynthesisData
 
@@ -50,10 +51,12 @@ class _CommentScope:
 
 def pilot_explanations(ctx: Context, fiche: Fiche, year: int) -> list[str]:
     """The pilots' comments of ``year`` for a fiche, as "indicateur (territoire) : commentaire",
-    read through :func:`plancadre_eval.evaluation.fiche.fiche_comments` (the pages' one access to
-    comments)."""
-    table = fiche_comments(_CommentScope(ctx, fiche, year), year)  # type: ignore[arg-type]
-    return [f"{r['Indicateur']} ({r['Territoire']}) : {r['Commentaire']}" for _, r in table.iterrows()]
+    read through :func:`plancadre_eval.evaluation.committee.published_comments` (the pages' one
+    access to comments, behind the comment gate): a comment the committee has not allowed to
+    publish is only counted ("N commentaire(s) en attente de relecture …")."""
+    table, pending = published_comments(_CommentScope(ctx, fiche, year), year)  # type: ignore[arg-type]
+    out = [f"{r['Indicateur']} ({r['Territoire']}) : {r['Commentaire']}" for _, r in table.iterrows()]
+    return out + ([pending_text(pending)] if pending else [])
 
 
 def _fiche_link(fid: str, due: bool) -> str | Html:

@@ -357,6 +357,7 @@ def run_years(
     for plan in plans:
         year_records = finalize_year(plan, results, indicator_outcome.get(plan.year), root)
         records.extend(year_records)
+        records.extend(dossier_step(plan))
     if bilan_outcome is not None:
         records.append(PageRecord(year=bilan[1], name=bilan_outcome["nom"], kind="bilan", fiche=None,
                                   status=bilan_outcome["statut"], cache=bilan_outcome["cache"],
@@ -369,6 +370,26 @@ def run_years(
                      fiches={p.year: len(p.selected) for p in plans},
                      plan_fiches=len(referential.fiche_ids))
 
+
+
+def dossier_step(plan: YearPlan) -> list[PageRecord]:
+    """Rebuild ``dossier.html`` from the year's pages (:mod:`plancadre_eval.dossier`) when the
+    synthesis is there; no kernel, written only when its content changed."""
+    from .. import dossier
+    from .constants import CACHE_RENDERED, CACHE_REUSED
+
+    if not (plan.year_dir / "synthese.html").exists():
+        return []
+    try:
+        _, changed = dossier.write_dossier(plan.year_dir, plan.referential)
+    except (OSError, ValueError) as exc:
+        return [PageRecord(year=plan.year, name="dossier", kind="dossier", fiche=None,
+                           status=STATUS_FAILED, cache=CACHE_RENDERED, reason="dossier",
+                           duration=0.0, error={"ename": type(exc).__name__, "evalue": str(exc),
+                                                "cellule": None, "execution": None})]
+    return [PageRecord(year=plan.year, name="dossier", kind="index", fiche=None, status=STATUS_OK,
+                       cache=CACHE_RENDERED if changed else CACHE_REUSED,
+                       reason="pages modifiées" if changed else "entrées inchangées", duration=0.0)]
 
 
 def _render_bilan(period, params, referential, notebook, out, root, lib_hash, force, token,
@@ -450,7 +471,8 @@ def prepare_requests(args: argparse.Namespace, *, root: Path | None = None,
             raw.pop("year", None)  # one --params file for every year: its year is each year
         params = resolve_params(raw, year=year, declared=declared,
                                 source=display_path(pfile, root, absolute=True), data=args.data,
-                                referentiel=args.referentiel, root=root)
+                                referentiel=args.referentiel, root=root,
+                                revue=getattr(args, "revue", None))
         if params.get("referentiel") and paths.resolve(params["referentiel"], root=root).resolve() != \
                 Path(referential.folder).resolve():
             raise UsageError(f"{display_path(pfile, root, absolute=True)} : référentiel {params['referentiel']!r} "

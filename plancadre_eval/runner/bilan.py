@@ -23,7 +23,7 @@ from .page import PageResult, PageTask
 
 BILAN_MANIFEST = "bilans.json"
 #: Parameters of the bilan notebook taken from the last year's parameters.
-SHARED_PARAMETERS = ("data_dir", "referentiel", "secret_threshold")
+SHARED_PARAMETERS = ("data_dir", "referentiel", "secret_threshold", "revue")
 
 
 def parse_period(value: str | None, referential) -> tuple[int, int]:
@@ -69,7 +69,8 @@ def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential
     key = digest({"notebook": sha256(notebook), "parametres": parameters, "bibliotheque": lib_hash,
                   "referentiel": {Path(f).name: sha256(f) for f in sorted(referential.files)},
                   "donnees": {rel: sha256(f) for f, rel in collection_files(data_dir)},
-                  "sources": sorted(e.get("sha256", "") for e in sources)})
+                  "sources": sorted(e.get("sha256", "") for e in sources),
+                  "revues": _review_hashes(parameters, referential, period[1], root)})
     manifest_path = out / BILAN_MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -104,6 +105,15 @@ def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential
     return {"nom": name, "statut": res.status, "cache": CACHE_RENDERED,
             "raison": REASON_FORCE if force else (REASON_MISSING if not prev else "entrées modifiées"),
             "duree_s": res.duration, "erreur": res.error}
+
+
+def _review_hashes(parameters: dict[str, Any], referential, last: int, root: Path) -> dict[str, str]:
+    """``{file name: sha256}`` of the committee's records the bilan reads (years up to ``last``)."""
+    from .. import review
+
+    folder = paths.resolve(str(parameters.get("revue") or review.DEFAULT_DIR), root=root)
+    files = review.review_files(folder, [y for y in referential.plan.years if y <= last])
+    return {p.name: sha256(p) for _, p in sorted(files.items())}
 
 
 def listed_bilans(out: Path) -> list[dict[str, Any]]:

@@ -195,6 +195,8 @@ class YearPlan:
     library_hash: str
     indicators_key: str
     notes: list[str] = field(default_factory=list)
+    review_dir: Path | None = None
+    review_files: dict[str, str] = field(default_factory=dict)  # "revue/<année>.xlsx" -> sha256
 
 
 def load_manifest(year_dir: Path) -> dict[str, Any]:
@@ -307,6 +309,8 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
     data_files = {rel: sha256(f)
                   for f, rel in sorted(collection_files(data_dir), key=lambda t: t[1])}
 
+    review_dir, reviews = _reviews(params, referential, year, root)
+
     year_dir = out_dir / str(year)
     previous = load_manifest(year_dir)
     mapping, sources, validation = _validate_inputs(data_dir, referential, data_files, ref_hash,
@@ -350,6 +354,8 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
             data = dict(data_files)
             data.update(public)
         data.update(territory)
+        if kind != "diagnostic":
+            data.update(reviews)
         inputs = {"notebook": nb_hash[kind], "parametres": page_params, "referentiel": ref_hash,
                   "bibliotheque": lib_hash, "donnees": dict(sorted(data.items()))}
         complement = complement_path(nb_path, fiche_id) if kind == "fiche" else None
@@ -362,11 +368,30 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
                               notebook=nb_path, parameters=page_params, inputs=inputs,
                               reasons=reasons, previous=prev, complement=complement))
     indicators_key = digest({"donnees": data_files, "sources": sources, "referentiel": ref_hash,
-                              "bibliotheque": lib_hash, "annee": year,
+                              "bibliotheque": lib_hash, "annee": year, "revues": reviews,
                               "parametres": {k: v for k, v in params.items()}})
     return YearPlan(year=year, year_dir=year_dir, referential=referential, params=params,
                     params_display=params_display, data_dir=data_dir, due=due, selected=selected,
                     pages=pages, data_files=data_files, sources=sources, fiches_by_file=mapping,
                     validation=validation, previous=previous, referential_hash=ref_hash,
-                    library_hash=lib_hash, indicators_key=indicators_key, notes=notes)
+                    library_hash=lib_hash, indicators_key=indicators_key, notes=notes,
+                    review_dir=review_dir, review_files=reviews)
+
+
+def _reviews(params: dict[str, Any], referential, year: int, root: Path
+             ) -> tuple[Path, dict[str, str]]:
+    """The folder of the committee's records (``revue`` of the params, else ``data/revue``) and
+    ``{"revue/<année>.<ext>": sha256}`` of the records of the years up to ``year`` (the pages read
+    them), validated like ``check`` (:class:`InputError` with the problem lines)."""
+    from .. import review
+
+    folder = paths.resolve(str(params.get("revue") or review.DEFAULT_DIR), root=root)
+    try:
+        review.load_reviews(folder, referential, year)
+        files = review.review_files(folder, [y for y in referential.plan.years if y <= year])
+    except review.ReviewError as exc:
+        raise InputError([str(p) for p in exc.problems],
+                         title=f"Revue du comité invalide ({display_path(folder, root, absolute=True)}) :"
+                         ) from None
+    return folder, {f"revue/{p.name}": sha256(p) for _, p in sorted(files.items())}
 

@@ -46,7 +46,9 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     """Write ``indicateurs.csv`` / ``.xlsx`` of the year into ``tmp_dir`` and compute the due
     fiches' statuses, from the same inputs as the pages (:func:`plancadre_eval.evaluation.load_context`:
     validated collection, territories, public series, expected territories, secrecy threshold) and
-    the engine of :mod:`plancadre_eval.indicators`, as the synthesis does.
+    the engine of :mod:`plancadre_eval.indicators`, as the synthesis does. Pilots' texts of fiches
+    whose record does not publish them are withheld (:func:`plancadre_eval.review.gate_indicator_table`);
+    the statuses are those retained by the committee when the fiche was examined.
 
     Also writes the follow-up of the collection (``collecte.html``, ``relances.csv``:
     :func:`plancadre_eval.followup.write_followup`), from the same inputs.
@@ -56,13 +58,18 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     from .. import evaluation, parameters
     from ..export import analyst_table, write_indicator_table
     from ..followup import write_followup
+    from ..review import gate_indicator_table
 
     settings = parameters.validate(year=plan.year, referentiel=plan.referential.folder,
                                    data_dir=str(plan.data_dir),
-                                   secret_threshold=plan.params.get("secret_threshold", 5))
+                                   secret_threshold=plan.params.get("secret_threshold", 5),
+                                   revue=str(plan.review_dir) if plan.review_dir else None)
     ctx = evaluation.load_context(settings)
-    every = ctx.fiche_statuses(ctx.year)
-    table = analyst_table(ctx.engine.table(ctx.year), ctx.referential, ctx.name_of,
+    every = ctx.fiche_statuses(ctx.year)  # retained by the committee when examined
+    # pilots' texts only once the committee allowed their publication (comment gate)
+    table = gate_indicator_table(ctx.engine.table(ctx.year), ctx.observations, ctx.reviews,
+                                 ctx.referential)
+    table = analyst_table(table, ctx.referential, ctx.name_of,
                           dict(zip(every["fiche"], every["statut"])))
     written = write_indicator_table(table, tmp_dir)
     followup = write_followup(ctx.referential, ctx.territories, plan.year, plan.data_dir, tmp_dir,
