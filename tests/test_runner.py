@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import time
 from html import unescape
 from pathlib import Path
 
@@ -771,16 +770,14 @@ def test_dask_local_cluster_renders_the_same_pages(executed, tmp_path):
 
 
 @pytest.mark.slow
-def test_warm_run_starts_no_kernel_and_is_fast(executed, tmp_path):
+def test_warm_run_starts_no_kernel(executed, tmp_path):
     proj = copy_project(executed, tmp_path)
 
     class NoExecutor(cf.Executor):
         def submit(self, *a, **k):  # pragma: no cover - must not be reached
             raise AssertionError("page re-rendue alors que rien n'a changé")
 
-    t0 = time.perf_counter()
-    result = proj.run(page_function=execute_page, executor=NoExecutor())
-    assert time.perf_counter() - t0 < 5  # generous bound; `make bench` measures the real figure
+    result = proj.run(page_function=execute_page, executor=NoExecutor())  # speed: `make bench`
     assert rendered(result) == []
 
 
