@@ -19,7 +19,6 @@ import concurrent.futures as cf
 import csv
 import hashlib
 import json
-import os
 import re
 import shutil
 from html import unescape
