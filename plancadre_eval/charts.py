@@ -154,13 +154,16 @@ def indicator_chart(
     baseline: float | None = None,
     baseline_date: dt.date | None = None,
     label: str = "Pas-de-Calais",
+    partial_years: Sequence[int] = (),
 ) -> Figure:
     """One indicator over the years, with its target drawn as a dashed line up to its deadline.
 
     ``series``: table with ``annee`` (int) and ``valeur`` (float, NaN when missing or secret) for one
     territory; ``years`` (first, last) sets the horizontal axis (extended to the deadline);
     ``baseline``/``baseline_date``: the plan's "état des lieux", drawn as a hollow marker. Values in
-    ``unit``. Missing years leave a gap in the line.
+    ``unit``. Missing years leave a gap in the line. ``partial_years``: years whose value is an
+    aggregate of only some of its expected parts, drawn as a hollow square (legend "valeur
+    partielle") and not joined to the line, so they never read as a complete figure.
     """
     with _style():
         fig = new_figure()
@@ -170,8 +173,18 @@ def indicator_chart(
         first = years[0] if years else (min(xs) if xs else dt.date.today().year)
         last = years[1] if years else (max(xs) if xs else first)
         handles = []
-        ax.plot(xs, ys, color=PALETTE[0], marker="o", linewidth=2, markersize=6, zorder=3)
+        partial = {int(y) for y in partial_years}
+        line = [math.nan if x in partial else y for x, y in zip(xs, ys)]
+        ax.plot(xs, line, color=PALETTE[0], marker="o", linewidth=2, markersize=6, zorder=3)
         handles.append(Line2D([], [], color=PALETTE[0], marker="o", linewidth=2, label=label))
+        hollow = [(x, y) for x, y in zip(xs, ys) if x in partial and not math.isnan(y)]
+        if hollow:
+            ax.plot([x for x, _ in hollow], [y for _, y in hollow], marker="s", markersize=8,
+                    markerfacecolor="white", markeredgecolor=OKABE_ITO["vermillon"],
+                    markeredgewidth=2, linestyle="none", zorder=4)
+            handles.append(Line2D([], [], marker="s", markerfacecolor="white",
+                                  markeredgecolor=OKABE_ITO["vermillon"], markeredgewidth=2,
+                                  linestyle="none", label="valeur partielle (territoires manquants)"))
         for x, y in zip(xs, ys):
             if not math.isnan(y):
                 ax.annotate(formatting.format_number(y, decimals), (x, y), textcoords="offset points",

@@ -702,3 +702,16 @@ def command_check(args) -> int:
     else:
         print(f"OK : {summary}.")
     return 0
+
+
+def row_cells(path: str | Path, columns: Iterable[str] = ("fiche", "indicateur")
+              ) -> dict[int, dict[str, str]]:
+    """The raw text of some collection columns for every data row of one file, by the row number
+    problem lines show (``{row: {column: text}}``; empty for an unreadable file). Used to name the
+    fiche a rejected row belongs to (:mod:`plancadre_eval.exclusions`)."""
+    p = Path(path)
+    raw = read_file(p, str(p), p.name)
+    wanted = [c for c in columns if c in raw.columns]
+    return {n: {c: (cells[raw.columns[c]].strip() if raw.columns[c] < len(cells) else "")
+                for c in wanted}
+            for n, cells in raw.rows}

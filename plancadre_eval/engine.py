@@ -67,7 +67,7 @@ class Engine:
         self.referential = referential
         self.expected = expected
         self.secret_threshold = secrecy.check_threshold(secret_threshold)
-        self.cells = IndicatorCells(referential, observations, population, public)
+        self.cells = IndicatorCells(referential, observations, population, public, expected)
 
     @property
     def observations(self) -> pd.DataFrame:
@@ -157,7 +157,8 @@ class Engine:
                 "fiche": fiche.id, "indicateur": ind.id, "libelle": ind.libelle, "type": ind.type,
                 "annee": year, "territoire": terr,
                 "niveau": c.niveau if c else cells.level(terr, ind.niveau),
-                "valeur": value, "unite": ind.unite, "valeur_n_1": NAN, "evolution": NAN,
+                "valeur": value, "unite": ind.unite, "couverture": c.couverture if c else "",
+                "niveau_couverture": c.niveau_couverture if c else "", "valeur_n_1": NAN, "evolution": NAN,
                 "evolution_pct": NAN, "reference": NAN, "annee_reference": pd.NA,
                 "evolution_reference_pct": NAN, "cible": NAN, "echeance_cible": "",
                 "progression_pct": NAN, "statut": TargetStatus.NO_TARGET,
@@ -173,20 +174,24 @@ class Engine:
                 row["commentaire"] = join_texts([row["commentaire"],
                                                  f"Série publique « {ind.serie} » non fournie."])
             if ind.quantitative:
+                partial = c is not None and c.partiel
                 if p is not None:
                     row["valeur_n_1"], row["effectif_n_1"] = p.valeur, p.effectif
-                    row["evolution"] = value - p.valeur
-                    row["evolution_pct"] = _pct_change(value, p.valeur)
+                    if not partial and not p.partiel:
+                        row["evolution"] = value - p.valeur
+                        row["evolution_pct"] = _pct_change(value, p.valeur)
                 ref_value, ref_date, ref_origin, ref_eff = cells.reference(ind, terr, year)
                 if not math.isnan(ref_value):
                     row.update(reference=ref_value, annee_reference=ref_date.year,
                                origine_reference=ref_origin, effectif_reference=ref_eff,
-                               evolution_reference_pct=_pct_change(value, ref_value))
+                               evolution_reference_pct=NAN if partial else _pct_change(value, ref_value))
                 target = _choose_target([t for t in targets if t.territoire == terr], year)
                 if target is not None:
                     t_row = cells.target_row(target, year)
                     row.update(cible=float(target.valeur), echeance_cible=target.echeance.isoformat(),
                                progression_pct=t_row["progression_pct"], statut=t_row["statut"])
+                if partial:
+                    row.update(progression_pct=NAN, statut=TargetStatus.NOT_ASSESSABLE)
             if milestone is not None and terr == cells.dept:
                 row["statut"] = milestone["statut"]
                 if milestone["realisation"] is not None:

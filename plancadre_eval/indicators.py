@@ -35,7 +35,18 @@ How values are computed, per territory and year (units are the indicator's ``uni
   nor compared: a series' structures may cover part of the département only (the gendarmerie
   companies of État 4001 cover the gendarmerie zone, not the police zone).
 
-When a département total and its parts are both reported and disagree, the total is kept and the
+Coverage: a département value computed from its parts carries ``couverture`` "2/7" (2 of the 7 codes
+expected at the parts' level: ``expected``, the indicator's ``territoires``, the referential's
+structures; "n/?" when unknown) and ``partiel`` when parts are missing. A partial value is the
+aggregate of the declared parts, but it is never compared: no evolution, no progression, status
+"non évaluable" (:class:`~plancadre_eval.engine.Engine`), and a rate built on it inherits its
+coverage. An indicator whose ``niveau`` is the département is declared for the département only:
+rows of other territories are kept but never summed into it (2.6.6 counts arrondissements).
+Territorial levels come from :mod:`plancadre_eval.territories` (``level_of``, ``structure_level``,
+``expected_codes``).
+
+When a département total and its parts are both reported and the parts are complete (or their
+expected number unknown) and disagree, the total is kept and the
 disagreement is listed by :meth:`plancadre_eval.engine.Engine.discrepancies`. Each computed row carries ``effectif``, the number of
 units its value rests on (the count itself, the denominator, the persons of a duration, the
 numerator of a rate), used by :mod:`plancadre_eval.secrecy`.
@@ -50,7 +61,8 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 
 import pandas as pd
 
-from . import secrecy
+from . import secrecy, territories as territories_module
+from .territories import LEVEL_ORDER, Level, structure_level
 from .referential import (
     coerce_year,
     Fiche, Indicator, Milestone, Referential, Target,
@@ -68,17 +80,20 @@ OBSERVATION_COLUMNS = ("fiche", "indicateur", "composante", "annee", "territoire
 #: Columns of the indicator table, in order (``indicateurs.csv``).
 TABLE_COLUMNS = (
     "fiche", "indicateur", "libelle", "type", "annee", "territoire", "niveau", "valeur", "unite",
-    "valeur_n_1", "evolution", "evolution_pct", "reference", "annee_reference",
+    "couverture", "valeur_n_1", "evolution", "evolution_pct", "reference", "annee_reference",
     "evolution_reference_pct", "cible", "echeance_cible", "progression_pct", "statut", "diffusion",
     "motif_secret", "source", "commentaire", "numerateur", "denominateur", "effectif", "origine",
-    "origine_reference", "texte", "origine_indicateur",
+    "origine_reference", "texte", "niveau_couverture", "origine_indicateur",
 )
 #: Helper columns used by secrecy for values of other years (not written to files).
 HELPER_COLUMNS = ("effectif_n_1", "effectif_reference")
-#: Order of territorial levels in tables; also the preference order of the parts aggregated to the
-#: département when an indicator was reported at several levels (its declared level first).
-LEVEL_ORDER = ("departement", "arrondissement", "epci", "commune", "structure",
-               "compagnie_gendarmerie", "autre")
+# LEVEL_ORDER (imported from territories, used here and by callers of this module): order of
+# territorial levels in tables; also the preference order of the parts aggregated to the
+# département when an indicator was reported at several levels (its declared level first).
+#: French plural of each level's parts, for "partiel (2/7 arrondissements)".
+PARTS_NAMES = {Level.ARRONDISSEMENT: "arrondissements", Level.EPCI: "EPCI", Level.COMMUNE: "communes",
+               Level.STRUCTURE: "structures",
+               Level.COMPAGNIE_GENDARMERIE: "compagnies de gendarmerie", "autre": "territoires"}
 
 ORIGIN_REPORTED = "déclaré"
 ORIGIN_SUM = "somme des territoires"
@@ -204,10 +219,29 @@ class _Cell:
     source: str = ""
     commentaire: str = ""
     texte: str = ""
+    couverture: str = ""
+    niveau_couverture: str = ""
+    partiel: bool = False
+
+    def copy_coverage(self, other: "_Cell") -> None:
+        """Take the coverage of the cell this one is computed from (a rate from its numerator)."""
+        self.couverture, self.niveau_couverture, self.partiel = (
+            other.couverture, other.niveau_couverture, other.partiel)
 
 
 CELL_COLUMNS = ("annee", "territoire", "niveau", "valeur", "numerateur", "denominateur", "effectif",
-                "origine", "source", "commentaire", "texte")
+                "origine", "source", "commentaire", "texte", "couverture", "niveau_couverture",
+                "partiel")
+
+
+def coverage_text(couverture: str, niveau_couverture: str) -> str:
+    """"partiel (2/7 arrondissements)" for an incomplete aggregate, "" otherwise."""
+    if not couverture:
+        return ""
+    done, _, expected = couverture.partition("/")
+    if not expected or expected == "?" or done == expected:
+        return ""
+    return f"partiel ({couverture} {PARTS_NAMES.get(niveau_couverture, 'territoires')})"
 
 
 @dataclass
@@ -220,18 +254,25 @@ class _Aggregate:
     note: str = ""
     level: str = ""
     parts: int = 0
+    expected: int | None = None
+    missing: list[str] = field(default_factory=list)
 
 
 class IndicatorCells:
     """Values of every indicator for every year and territory, computed once and cached."""
 
     def __init__(self, referential: Referential, observations: pd.DataFrame | None,
-                 population: PopulationLike = None, public: Mapping[str, pd.DataFrame] | None = None):
+                 population: PopulationLike = None, public: Mapping[str, pd.DataFrame] | None = None,
+                 expected: Mapping[str, Iterable[str]] | None = None):
         self.ref = referential
+        self.expected = dict(expected or {})
         self.plan = referential.plan
         self.dept = referential.plan.departement
         self.obs = prepare_observations(observations)
         self.population = _population_function(population)
+        #: where codes get their level: ``population`` when it is a :class:`territories.Territories`
+        #: (or alike), else the shipped territories
+        self._territories = population if hasattr(population, "level_of") else None
         self.public = dict(public or {})
         self.structures = {s.code: s for s in referential.structures}
         self.indicators = {i.id: i for i in referential.indicators()}
@@ -272,22 +313,25 @@ class IndicatorCells:
         return reports
 
     def level(self, code: str, declared: str | None = None) -> str:
-        """Territorial level of a code (``"62"`` département, ``"621"`` arrondissement, …)."""
+        """Territorial level of a code (:class:`territories.Level`, "autre" when unknown): the
+        département, a structure of the referential (:func:`territories.structure_level`), a code
+        listed for a level in ``expected``, else the level the territories give (``population``
+        when it has ``level_of``, e.g. :class:`territories.Territories`)."""
         if code == self.dept:
-            return "departement"
+            return Level.DEPARTEMENT
         structure = self.structures.get(code)
         if structure is not None:
-            if declared in ("structure", "compagnie_gendarmerie"):
-                return declared
-            return "compagnie_gendarmerie" if structure.type == "compagnie_gendarmerie" else "structure"
-        if code.isdigit():
-            if len(code) == len(self.dept) + 1 and code.startswith(self.dept):
-                return "arrondissement"
-            if len(code) == 5:
-                return "commune"
-            if len(code) == 9:
-                return "epci"
-        return "autre"
+            return structure_level(structure)
+        for level, codes in self.expected.items():
+            if level in tuple(Level) and code in codes:
+                return Level(level)
+        level_of = (self._territories.level_of if self._territories is not None
+                    else territories_module.level_of)
+        try:
+            found = level_of(code, self.ref)
+        except (KeyError, TypeError, ValueError):
+            found = None
+        return Level(found) if found is not None else "autre"
 
     # cells --------------------------------------------------------------------------------
     def cells(self, ind: Indicator) -> list[_Cell]:
@@ -348,14 +392,20 @@ class IndicatorCells:
             cells.extend(year_cells.values())
         return cells
 
-    def _complete_department(self, ind: Indicator, year: int, year_cells: dict[str, _Cell],
-                             origin_prefix: str = "") -> None:
-        """Fill the département cell from its parts when it was not reported; note disagreements."""
+    def _complete_department(self, ind: Indicator, year: int, year_cells: dict[str, _Cell]) -> None:
+        """Fill the département cell from its parts when it was not reported, with its coverage;
+        note a reported total that differs from the complete aggregate of its parts.
+
+        An indicator whose level is the département (2.6.6, a number of arrondissements) is
+        declared for the département only: rows for other territories are kept but never summed.
+        """
+        if ind.niveau == Level.DEPARTEMENT:
+            return
         parts = [c for t, c in year_cells.items() if t != self.dept]
         agg = self._aggregate(ind, parts)
         dept = year_cells.get(self.dept)
         if dept is not None and not math.isnan(dept.valeur):
-            if agg.parts:
+            if agg.parts and (agg.expected is None or agg.parts >= agg.expected):
                 self._compare(ind, year, dept, agg, parts)
             if ind.type == "duree" and math.isnan(dept.effectif) and not math.isnan(agg.effectif):
                 dept.effectif = agg.effectif
@@ -363,14 +413,33 @@ class IndicatorCells:
         if not agg.parts and not agg.note:
             return
         if dept is None:
-            dept = _Cell(year, self.dept, "departement")
+            dept = _Cell(year, self.dept, Level.DEPARTEMENT)
             year_cells[self.dept] = dept
         dept.valeur, dept.numerateur, dept.denominateur, dept.effectif = (
             agg.valeur, agg.numerateur, agg.denominateur, agg.effectif)
-        dept.origine = origin_prefix + agg.origine
-        dept.commentaire = join_texts([dept.commentaire, agg.note])
+        dept.origine = agg.origine
+        dept.couverture = f"{agg.parts}/{'?' if agg.expected is None else agg.expected}"
+        dept.niveau_couverture = agg.level
+        dept.partiel = agg.expected is not None and agg.parts < agg.expected
+        notes = [dept.commentaire, agg.note]
+        if dept.partiel:
+            notes.append(f"Valeur partielle : {coverage_text(dept.couverture, agg.level)} ; "
+                         f"manquent {', '.join(agg.missing)} : ni évolution ni progression.")
+        dept.commentaire = join_texts(notes)
         if not dept.source:
             dept.source = join_texts(c.source for c in parts)
+
+    def _expected_parts(self, ind: Indicator, level: str) -> list[str] | None:
+        """The codes expected at ``level`` for the parts of ``ind`` (None when unknown)."""
+        if level == ind.niveau:
+            codes = self.expected_codes(ind, None, strict=False)
+        elif level in self.expected:
+            codes = [str(c) for c in self.expected[level]]
+        elif level in (Level.STRUCTURE, Level.COMPAGNIE_GENDARMERIE):
+            codes = territories_module.expected_codes(level, self.ref)
+        else:
+            codes = []
+        return codes or None
 
     def _choose_parts(self, ind: Indicator, parts: list[_Cell]) -> list[_Cell]:
         levels = {c.niveau for c in parts}
@@ -385,6 +454,12 @@ class IndicatorCells:
         agg = _Aggregate(parts=len(usable), level=usable[0].niveau if usable else "")
         if not usable:
             return agg
+        expected = self._expected_parts(ind, agg.level)
+        if expected is not None:
+            declared = {c.territoire for c in usable}
+            agg.parts = len(declared & set(expected))
+            agg.expected = len(expected)
+            agg.missing = [c for c in expected if c not in declared]
         if ind.type == "pourcentage":
             if all(not math.isnan(c.numerateur) and not math.isnan(c.denominateur) for c in usable):
                 agg.numerateur = sum(c.numerateur for c in usable)
@@ -462,12 +537,14 @@ class IndicatorCells:
                 continue
             rate = _Cell(c.annee, c.territoire, c.niveau, numerateur=c.valeur, effectif=c.valeur,
                          origine=ORIGIN_RATE, source=join_texts([f"{num_ind.id} / population légale × "
-                                                            f"{ind.base}", c.source]))
+                                                            f"{ind.base}", c.source]),
+                         commentaire=c.commentaire if c.partiel else "")
+            rate.copy_coverage(c)
             pop = self._population(c.territoire, c.annee)
             rate.denominateur = pop
             if math.isnan(pop) or pop <= 0:
-                rate.commentaire = (f"Population légale de {c.territoire} en {c.annee} inconnue : "
-                                    "taux non calculé.")
+                rate.commentaire = join_texts([rate.commentaire, f"Population légale de {c.territoire} en {c.annee} inconnue : "
+                                    "taux non calculé."])
             else:
                 rate.valeur = c.valeur / pop * base
             cells.append(rate)
@@ -529,7 +606,7 @@ class IndicatorCells:
         if ref_year > year:
             return NAN, None, "", NAN
         cell = self.cell(ind, ref_year, territory)
-        if cell is None or math.isnan(cell.valeur):
+        if cell is None or math.isnan(cell.valeur) or cell.partiel:
             return NAN, None, "", NAN
         return cell.valeur, evaluation_date(ref_year), REFERENCE_REPORTED, cell.effectif
 
@@ -557,6 +634,10 @@ class IndicatorCells:
         ref_value, ref_date, _, _ = self.reference(ind, target.territoire, year)
         status, progress, expected, reason = assess_target(
             value, float(target.valeur), ref_value, ref_date, target.echeance, year, ind.sens)
+        if cell is not None and cell.partiel:
+            status, progress = TargetStatus.NOT_ASSESSABLE, NAN
+            reason = (f"Valeur {coverage_text(cell.couverture, cell.niveau_couverture)} : "
+                      "progression non mesurable.")
         row.update(reference=ref_value, date_reference=ref_date, valeur=value,
                    progression_pct=progress, progression_attendue_pct=expected, statut=status,
                    motif=reason)
@@ -601,18 +682,18 @@ class IndicatorCells:
 
     def expected_codes(self, ind: Indicator, expected: Mapping[str, Iterable[str]] | None,
                        strict: bool) -> list[str]:
-        """Territories a pilot is expected to report for ``ind`` (see the module docstring)."""
+        """Territories a pilot is expected to report for ``ind``: its own ``territoires`` list, else
+        ``expected[niveau]``, else :func:`territories.expected_codes` for the levels the referential
+        defines (département, structures, gendarmerie companies). Arrondissements, EPCI and
+        communes have no default here: without a list, ``strict`` raises a French ValueError,
+        otherwise the answer is empty."""
         if ind.territoires:
             return list(ind.territoires)
-        mapping = expected or {}
+        mapping = self.expected if expected is None else expected
         if ind.niveau in mapping:
             return [str(c) for c in mapping[ind.niveau]]
-        if ind.niveau == "departement":
-            return [self.dept]
-        if ind.niveau == "structure":
-            return [s.code for s in self.ref.structures if s.type != "compagnie_gendarmerie"]
-        if ind.niveau == "compagnie_gendarmerie":
-            return [s.code for s in self.ref.structures if s.type == "compagnie_gendarmerie"]
+        if ind.niveau in (Level.DEPARTEMENT, Level.STRUCTURE, Level.COMPAGNIE_GENDARMERIE):
+            return territories_module.expected_codes(ind.niveau, self.ref)
         if strict:
             raise ValueError(f"Territoires attendus du niveau « {ind.niveau} » non fournis (indicateur "
                              f"{ind.id}) : passez expected_territories={{'{ind.niveau}': [codes…]}}.")

@@ -123,7 +123,10 @@ def assess_target(value: float, target: float, baseline: float, baseline_date: d
       has passed (31 December of ``year`` ≥ deadline), a target not reached is "en retard"; before, "non
       évaluable" without reference, else "en bonne voie" when the progression is at least the
       expected progress, otherwise "en retard". A target equal to its reference and not reached is
-      "en retard" (the level was to be kept).
+      "en retard" (the level was to be kept). A target on the wrong side of its reference for the
+      indicator's ``sens`` (a "hausse" target below the reference) is "non évaluable" without
+      progression: "atteint" at a 72 % progression would contradict itself.
+    Status and progression therefore agree: with a reference, "atteint" ⇔ progression ≥ 100 %.
     """
     value, target, baseline = to_float(value), to_float(target), to_float(baseline)
     if math.isnan(target):
@@ -142,6 +145,13 @@ def assess_target(value: float, target: float, baseline: float, baseline_date: d
         expected = 100.0
     if math.isnan(value):
         return TargetStatus.NOT_ASSESSABLE, progress, expected, f"Aucune valeur pour {year}."
+    if not math.isnan(baseline) and (target < baseline if sens == "hausse" else target > baseline):
+        way = "augmenter" if sens == "hausse" else "baisser"
+        side = "en dessous de" if sens == "hausse" else "au-dessus de"
+        return (TargetStatus.NOT_ASSESSABLE, NAN, expected,
+                f"La cible ({formatting.format_number(target)}) est {side} la référence "
+                f"({formatting.format_number(baseline)}) alors que l'indicateur doit {way} : "
+                "cible, référence ou sens à vérifier (statut et progression ne peuvent s'accorder).")
     eps = 1e-9 * max(1.0, abs(target))
     reached = value >= target - eps if sens == "hausse" else value <= target + eps
     if reached:

@@ -103,8 +103,11 @@ BASE_OBS = obs(
     ("1.1.3", "valeur", 2021, "TJ-B", 40), ("1.1.3", "personnes", 2021, "TJ-B", 8),
     # 1.1.4 places; 2018 reported (90) but the plan's baseline (100, 2019-01-01) is the reference
     ("1.1.4", "valeur", 2018, "62", 90),
+    # (all three arrondissements declared: a complete sum, see test_partial_coverage_* for 2 of 3)
     ("1.1.4", "valeur", 2020, "621", 40), ("1.1.4", "valeur", 2020, "622", 30),
+    ("1.1.4", "valeur", 2020, "623", 0),
     ("1.1.4", "valeur", 2021, "621", 50), ("1.1.4", "valeur", 2021, "622", 30),
+    ("1.1.4", "valeur", 2021, "623", 0),
     # 2.10.1 reunions at the département
     ("2.10.1", "valeur", 2018, "62", 0), ("2.10.1", "valeur", 2021, "62", 1),
 )

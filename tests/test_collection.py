@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-import time
 from pathlib import Path
 
 import openpyxl
@@ -636,29 +635,23 @@ def test_cli_check_problems(capsys, fake_territories):
                             "plancadre-eval check.\n")
 
 
-# --- performance -----------------------------------------------------------------------------------------
+# --- volume (speed is measured by `make bench`, never by a timed test) -----------------------------------------------------------------------------------------
 
 class ManyCommunes(FakeTerritories):
     LEVELS = {**FakeTerritories.LEVELS, **{f"62{i:03d}": "commune" for i in range(1, 891)}}
 
 
-def test_a_folder_of_a_few_thousand_rows_is_checked_well_under_a_second(tmp_path, ref):
+def test_a_folder_of_a_few_thousand_rows_is_read_whole(tmp_path, ref):
     communes = [f"62{i:03d}" for i in range(1, 891)]
     for year in range(2018, 2023):        # 5 files x 890 communes = 4450 valid rows
         write_csv(tmp_path, [f"2.1;2.1.4;{year};{c};1 {i % 1000:03d};enquête;RAS"
                              for i, c in enumerate(communes)], name=f"communes-{year}.csv")
-    start = time.perf_counter()
     coll, problems = read_collection(tmp_path, ref, ManyCommunes())
-    elapsed = time.perf_counter() - start
     assert problems == [] and len(coll.observations) == 4450
-    assert elapsed < 1.0, f"{elapsed:.2f} s"
 
 
-def test_thousands_of_bad_rows_are_reported_quickly(tmp_path, ref):
+def test_thousands_of_bad_rows_are_each_reported(tmp_path, ref):
     write_csv(tmp_path, [f"2.1;2.1.4;2021;6200{i % 10};{i}" for i in range(3000)])
-    start = time.perf_counter()
     problems = read_collection(tmp_path, ref, ManyCommunes())[1]
-    elapsed = time.perf_counter() - start
     # 62000 is unknown (300 rows); 62001..62009 are valid: 9 keys, 2691 duplicates
     assert len(problems) == 300 + 2691
-    assert elapsed < 1.0, f"{elapsed:.2f} s"

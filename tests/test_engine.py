@@ -63,8 +63,8 @@ def test_rate_per_10000_inhabitants(table_2021):
     # the département rate divides the département count by its population (not a mean of rates)
     assert row(table_2021, "1.1.5")["valeur"] == pytest.approx(80 / 200_000 * 10_000)        # 4
     assert row(table_2021, "1.1.5")["denominateur"] == 200_000
-    # 623 reported no places: expected territory shown empty
-    assert math.isnan(row(table_2021, "1.1.5", "623")["valeur"])
+    # 623 reported no places (0): its rate is 0, not empty
+    assert row(table_2021, "1.1.5", "623")["valeur"] == 0
 
 
 def test_rate_without_population_is_empty_and_says_why():
@@ -245,11 +245,11 @@ def test_completeness_expects_every_territory_and_component():
     assert len(c) == 3 + 6 + 4 + 3
     missing = c[~c["declare"]]
     assert sorted(zip(missing["indicateur"], missing["composante"], missing["territoire"])) == [
-        ("1.1.2", "denominateur", "623"), ("1.1.2", "numerateur", "623"), ("1.1.4", "valeur", "623")]
+        ("1.1.2", "denominateur", "623"), ("1.1.2", "numerateur", "623")]
     assert set(c["pilote"]) == {"DDCS"}
     s = ex.completeness_summary(c)
-    assert s[["attendues", "declarees", "manquantes"]].iloc[0].tolist() == [16, 13, 3]
-    assert s["taux_pct"].iloc[0] == pytest.approx(13 / 16 * 100)
+    assert s[["attendues", "declarees", "manquantes"]].iloc[0].tolist() == [16, 14, 2]
+    assert s["taux_pct"].iloc[0] == pytest.approx(14 / 16 * 100)
 
 
 def test_completeness_of_milestones_once_due_and_of_texts():
@@ -385,3 +385,70 @@ def test_percentages_stay_within_0_and_100_when_num_le_den(pairs):
     if total_den:
         assert row(t, "1.1.2")["valeur"] == pytest.approx(
             sum(min(a, b) for a, b in pairs) / total_den * 100)
+
+
+# --- coverage of aggregates -----------------------------------------------------------------------
+
+def _partial_2021():
+    # 1.1.4 places: 2020 complete (40 + 30 + 0 = 70, 3/3); 2021 only 621 (50) and 622 (30): 80, 2/3
+    return obs(("1.1.4", "valeur", 2020, "621", 40), ("1.1.4", "valeur", 2020, "622", 30),
+               ("1.1.4", "valeur", 2020, "623", 0),
+               ("1.1.4", "valeur", 2021, "621", 50), ("1.1.4", "valeur", 2021, "622", 30))
+
+
+def test_a_partial_aggregate_says_its_coverage_and_gets_no_evolution_nor_progression():
+    e = Engine(REF, _partial_2021(), population=population, expected=EXPECTED)
+    t = e.computed_table(2021, ["1.1"])
+    r = row(t, "1.1.4")
+    assert r["valeur"] == 80 and r["couverture"] == "2/3" and r["niveau_couverture"] == "arrondissement"
+    assert r["valeur_n_1"] == 70  # shown, but not compared
+    assert math.isnan(r["evolution"]) and math.isnan(r["evolution_pct"])
+    assert math.isnan(r["progression_pct"]) and math.isnan(r["evolution_reference_pct"])
+    assert r["statut"] == "non évaluable"
+    assert "partiel (2/3 arrondissements)" in r["commentaire"] and "manquent 623" in r["commentaire"]
+    # the rate built on it inherits the coverage: 80 / 200 000 × 10 000 = 4, partial too
+    rate = row(t, "1.1.5")
+    assert rate["valeur"] == pytest.approx(4.0) and rate["couverture"] == "2/3"
+    assert math.isnan(rate["evolution"])
+    # a value declared by a territory itself has no coverage
+    assert row(t, "1.1.4", "621")["couverture"] == ""
+    # 2020 complete: 3/3, compared as usual
+    t20 = e.computed_table(2020, ["1.1"])
+    assert row(t20, "1.1.4")["couverture"] == "3/3" and row(t20, "1.1.4")["valeur"] == 70
+    target = e.targets(2021, "1.1").iloc[0]
+    assert target["statut"] == "non évaluable" and math.isnan(target["progression_pct"])
+    assert "partiel (2/3 arrondissements)" in target["motif"]
+
+
+def test_a_value_declared_for_the_departement_takes_precedence_over_its_parts():
+    o = pd.concat([_partial_2021(), obs(("1.1.4", "valeur", 2021, "62", 95))], ignore_index=True)
+    e = Engine(REF, o, population=population, expected=EXPECTED)
+    r = row(e.computed_table(2021, ["1.1"]), "1.1.4")
+    assert r["valeur"] == 95 and r["couverture"] == "" and r["origine"] == ix.ORIGIN_REPORTED
+    assert r["evolution"] == 95 - 70 and r["statut"] != "non évaluable"
+    # parts incomplete: their sum (80) below the total is no discrepancy
+    assert e.discrepancies(2021).empty
+
+
+def test_a_declared_total_different_from_its_complete_parts_is_a_warning():
+    o = pd.concat([_partial_2021(), obs(("1.1.4", "valeur", 2021, "623", 5),
+                                        ("1.1.4", "valeur", 2021, "62", 95))], ignore_index=True)
+    e = Engine(REF, o, population=population, expected=EXPECTED)
+    assert row(e.computed_table(2021, ["1.1"]), "1.1.4")["valeur"] == 95
+    d = e.discrepancies(2021)
+    assert d[["indicateur", "valeur_declaree", "valeur_attendue", "territoires"]].values.tolist() == [
+        ["1.1.4", 95, 50 + 30 + 5, 3]]
+
+
+def test_an_indicator_of_the_departement_level_is_never_summed_over_its_parts():
+    # 2.10.1 (niveau département) reported by two arrondissements: not a département value
+    o = obs(("2.10.1", "valeur", 2021, "621", 1), ("2.10.1", "valeur", 2021, "622", 1))
+    r = row(Engine(REF, o, expected=EXPECTED).computed_table(2021, ["2.10"]), "2.10.1")
+    assert math.isnan(r["valeur"]) and r["couverture"] == ""
+
+
+def test_levels_come_from_the_territories_module():
+    cells = Engine(REF, None, expected=EXPECTED).cells
+    assert cells.level("62") == "departement" and cells.level("627") == "arrondissement"
+    assert cells.level("62498") == "commune" and cells.level("TJ-A") == "structure"
+    assert cells.level("zzz") == "autre"

@@ -710,3 +710,66 @@ def test_diagnostic_shows_the_plan_s_figures_and_the_population_vintage(referent
     assert "Aucun jeu de données public ne les reproduit" in body
     note = unescape(diagnostic_page.population_vintage_note(dd))
     assert "Pour 2014" in note and "millésime 2019" in note and "1 465 278" in note.replace(NBSP, " ")
+
+
+# --- partial coverage (issue 10) ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def partial_context(tmp_path_factory):
+    """The shipped referential and territories; places 2.6.5 declared for 2 of the 7
+    arrondissements in 2021 (621: 16, 622: 14 -> 30) and for all 7 in 2020 (10 each -> 70)."""
+    from plancadre_eval import territories
+
+    ref, terr = load_referential(), territories.load_territories()
+    folder = tmp_path_factory.mktemp("collecte-partielle")
+    (folder / "fiche-2.6.csv").write_text("contenu\n", encoding="utf-8")
+    rows = [obs_row("2.6.5", 2020, c, 10, fichier="fiche-2.6.csv", fiche="2.6")
+            for c in ("621", "622", "623", "624", "625", "626", "627")]
+    rows += [obs_row("2.6.5", 2021, "621", 16, fichier="fiche-2.6.csv", fiche="2.6"),
+             obs_row("2.6.5", 2021, "622", 14, fichier="fiche-2.6.csv", fiche="2.6")]
+    return page_context.Context(
+        referential=ref, year=2021, data_dir=folder, secret_threshold=5, territories=terr,
+        observations=pd.DataFrame(rows), files=(), public={},
+        expected=page_context.expected_territories(terr, ref), demo=False)
+
+
+def test_a_partial_value_is_said_in_the_fiche_table_and_chart(partial_context):
+    data = fiche_page.fiche_data(partial_context, "2.6")
+    table = fiche_page.indicator_overview(data).set_index("N°")
+    assert table.loc["2.6.5", "2021"] == "30, partiel (2/7 arrondissements)"
+    assert table.loc["2.6.5", "2020"] == "70"
+    assert table.loc["2.6.5", "Évolution sur un an"] == "—"
+    assert "non évaluable" in str(table.loc["2.6.5", "Statut"])
+    # the rate: 30 places for the département's population, partial as well
+    assert table.loc["2.6.1", "2021"].endswith(", partiel (2/7 arrondissements)")
+    section = fiche_page.indicators_section(data)
+    assert "« partiel (déclarés/attendus) »" in unescape(str(section))
+    places = next(i for i in data.fiche.indicateurs if i.id == "2.6.5")
+    fig = fiche_page.indicator_figure(data, places)
+    html = Html(str(fig))
+    assert "30 en 2021 (partiel (2/7 arrondissements))" in html.imgs[0]["alt"]
+    assert "carré vide : valeur partielle (2021)" in unescape(str(fig))
+
+
+def test_a_partial_value_is_said_in_the_synthesis_key_figures(partial_context):
+    sd = synthesis_page.synthesis_data(partial_context)
+    figures = synthesis_page.key_figures(sd).set_index("Fiche")
+    places = figures[figures["Indicateur"].str.contains("places d'hébergement", case=False)]
+    assert places["2021"].tolist() == ["30 places, partiel (2/7 arrondissements)"]
+    assert places["2020"].tolist() == ["70 places"]
+    assert places["Évolution sur un an"].tolist() == ["—"]
+
+
+def test_the_synthesis_names_the_fiches_excluded_by_bad_files(referential, data_dir):
+    line = "collecte/fiche-1.1.csv:4: colonne 'valeur': 'beaucoup' n'est pas un nombre."
+    ctx = dataclasses.replace(make_context(referential, data_dir), excluded={"1.1": (line,)})
+    sd = synthesis_page.synthesis_data(ctx)
+    header = unescape(str(synthesis_page.synthesis_header(sd)))
+    assert "Fiches exclues de cette synthèse (1.1)" in header and line in header
+    grid = synthesis_page.fiche_grid(sd, "1").iloc[0]
+    assert grid["Évaluation 2021"] == "exclue : fichier de données en erreur"
+    assert "données insuffisantes" in str(grid["Statut"])
+    assert sd.targets[sd.targets["fiche"] == "1.1"].empty and sd.table[sd.table["fiche"] == "1.1"].empty
+    # without exclusion, no notice
+    plain = synthesis_page.synthesis_data(make_context(referential, data_dir))
+    assert "exclues" not in str(synthesis_page.synthesis_header(plain))

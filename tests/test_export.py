@@ -62,6 +62,28 @@ def test_the_table_says_whether_the_plan_adopted_the_indicator(tmp_path):
     assert header[-1] == "origine_indicateur" and "origine" in header
 
 
+def test_the_csv_says_the_coverage_of_a_partial_aggregate(tmp_path):
+    """Issue 10: places (2.6.5) declared for 2 of the 7 arrondissements, 16 + 14 = 30: the CSV
+    says "2/7" on the département rows of 2.6.5 and of the rate 2.6.1 built on it."""
+    from plancadre_eval import territories
+    from plancadre_eval.evaluation.context import expected_territories
+    from plancadre_eval.referential import load_referential
+
+    ref, terr = load_referential(), territories.load_territories()
+    o = pd.DataFrame({"fiche": "2.6", "indicateur": "2.6.5", "composante": "valeur", "annee": 2021,
+                      "territoire": ["621", "622"], "valeur": [16.0, 14.0], "texte": "",
+                      "source": "essai", "commentaire": "", "fichier": "f.csv", "ligne": [2, 3]})
+    t = Engine(ref, o, terr, {}, expected_territories(terr, ref)).table(2021, ["2.6"])
+    csv = export.write_indicator_table(t, tmp_path)["csv"]
+    back = pd.read_csv(csv, sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert "couverture" in back.columns
+    dep = back[back["territoire"] == "62"].set_index("indicateur")
+    assert dep.loc["2.6.5", "valeur"] == "30,0" and dep.loc["2.6.5", "couverture"] == "2/7"
+    assert dep.loc["2.6.1", "couverture"] == "2/7" and dep.loc["2.6.5", "statut"] == "non évaluable"
+    assert dep.loc["2.6.5", "evolution"] == ""
+    assert back[back["territoire"] == "621"].set_index("indicateur").loc["2.6.5", "couverture"] == ""
+
+
 def test_analyst_table_names_territories_pilots_statuses_and_rounds_as_the_pages(tmp_path):
     """1.1.3 duration (34 days, 1 decimal on the pages); 1.1.5 rate: (50 + 30) places / 200 000
     inhabitants × 10 000 = 4 (2 decimals); 1.1.2: 4 / 20 = 20 %."""

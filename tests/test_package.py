@@ -131,3 +131,22 @@ def package_cycle(root: Path, files: dict[str, str]) -> list[str] | None:
 ])
 def test_the_circle_finder_on_small_packages(tmp_path, files, expected):
     assert package_cycle(tmp_path, files) == expected
+
+
+def architecture_rows(text: str) -> set[str]:
+    """The module paths named in the first cell of ARCHITECTURE.md's table rows."""
+    import re
+
+    return set(re.findall(r"^\| `([A-Za-z_/]+\.py)` \|", text, flags=re.MULTILINE))
+
+
+def test_architecture_table_matches_the_folder_listing():
+    listed = architecture_rows((PACKAGE / "ARCHITECTURE.md").read_text(encoding="utf-8"))
+    on_disk = {f.relative_to(PACKAGE).as_posix() for f in PACKAGE.rglob("*.py")} - {"__init__.py"}
+    assert sorted(on_disk - listed) == [], "modules absents du tableau d'ARCHITECTURE.md"
+    assert sorted(listed - on_disk) == [], "lignes d'ARCHITECTURE.md sans module"
+
+
+def test_architecture_rows_are_read_from_the_table_only():
+    text = "| `a.py` | x | y |\n| `runner/b.py` | x | y |\nvoir `c.py` dans le texte\n"
+    assert architecture_rows(text) == {"a.py", "runner/b.py"}

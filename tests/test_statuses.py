@@ -150,3 +150,24 @@ def test_vocabularies_are_the_french_words_written_in_indicateurs_csv():
     assert str(FicheStatus.NOT_STARTED) == f"{FicheStatus.NOT_STARTED}" == "non démarrée"
     assert pd.Series([TargetStatus.ON_TRACK]).to_csv(index=False, header=False) == "en bonne voie\n"
 
+
+
+def test_a_target_on_the_wrong_side_of_its_reference_is_not_reached_at_72_percent():
+    # issue 10, 2.6.6: reference 25, target 7 "hausse", value 12 in 2021 -> progression 72 % and
+    # "atteint" contradicted each other; now neither is claimed
+    status, progress, _, reason = sx.assess_target(12, 7, 25, dt.date(2019, 1, 1),
+                                                   dt.date(2022, 12, 31), 2021, "hausse")
+    assert status == "non évaluable" and math.isnan(progress)
+    assert "en dessous de la référence (25)" in reason
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.integers(0, 40), st.integers(0, 40), st.integers(0, 40), st.sampled_from(
+    ["hausse", "baisse", "neutre"]), st.integers(2019, 2022))
+def test_target_status_and_progression_always_agree(value, target, baseline, sens, year):
+    status, progress, _, _ = sx.assess_target(value, target, baseline, dt.date(2019, 1, 1),
+                                              dt.date(2022, 12, 31), year, sens)
+    if not math.isnan(progress):
+        assert (status == "atteint") == (progress >= 100 - 1e-9)

@@ -19,6 +19,9 @@ from .. import demo, indicators, review
 from ..engine import Engine
 from ..referential import Referential
 
+#: Reason given for the status of a fiche stopped by bad files (:attr:`Context.excluded`).
+EXCLUDED_REASON = "fichier de données en erreur : fiche exclue des calculs"
+
 # --- loading -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Context:
     ``reviews``: the committee's records (:class:`~plancadre_eval.review.Review`) of the years up
     to ``year``, by year (empty without a record). A copy with other inputs
     (``dataclasses.replace(ctx, observations=...)``) builds its own engine.
+    ``excluded``: fiche id -> problem lines of the fiches whose files have errors
+    (:mod:`plancadre_eval.exclusions`); their rows are not in ``observations``.
     """
 
     referential: Referential
@@ -43,6 +48,7 @@ class Context:
     public: Mapping[str, pd.DataFrame]
     expected: Mapping[str, tuple[str, ...]]
     demo: bool
+    excluded: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     reviews: Mapping[int, Any] = field(default_factory=dict)
 
     @property
@@ -63,8 +69,16 @@ class Context:
         synthesis, the bilan and the year-over-year facts read fiche statuses from. ``statut`` is the
         status retained by the committee when the record of ``year`` examined the fiche
         (:func:`~plancadre_eval.review.retained_statuses`: also ``statut_calcule``, ``examinee``,
-        ``modifie``)."""
-        return review.retained_statuses(self.engine.statuses(year, fiches), self.reviews.get(int(year)))
+        ``modifie``). A fiche stopped by bad files (:attr:`excluded`) is computed as "données
+        insuffisantes" (:data:`EXCLUDED_REASON`): nothing is computed from its missing rows."""
+        statuses = self.engine.statuses(year, fiches)
+        if self.excluded:
+            from ..statuses import FicheStatus
+
+            sel = statuses["fiche"].isin(list(self.excluded))
+            statuses.loc[sel, "statut"] = FicheStatus.INSUFFICIENT_DATA
+            statuses.loc[sel, "motifs"] = EXCLUDED_REASON
+        return review.retained_statuses(statuses, self.reviews.get(int(year)))
 
     @property
     def departement(self) -> str:
@@ -97,17 +111,24 @@ def _signature(folder: Path) -> tuple:
 
 
 def _load_collection(data_dir: Path, referential: Referential, territories):
-    """The validated collection of ``data_dir``, cached while its files and the referential's
-    files are unchanged (a warm kernel reuses it from one page to the next)."""
-    from .. import collection
+    """``(collection, exclusions)`` of ``data_dir``: the valid rows and the fiches stopped by the
+    problems found (:func:`plancadre_eval.exclusions.excluded_fiches`), cached while its files and
+    the referential's files are unchanged (a warm kernel reuses it from one page to the next).
+    Problems no fiche can be named for raise :class:`collection.CollectionError` (every problem)."""
+    from .. import collection, exclusions
 
     ref_sig = tuple((f, os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in referential.files)
     key = (str(data_dir.resolve()), _signature(data_dir), ref_sig)
     if key not in _COLLECTIONS:
         if len(_COLLECTIONS) > 4:
             _COLLECTIONS.clear()
-        _COLLECTIONS[key] = collection.load_collection([data_dir], referential, territories)
-    return _COLLECTIONS[key]
+        col, problems = collection.read_collection([data_dir], referential, territories)
+        found = exclusions.exclusions_of_folder(col, problems, referential, data_dir)
+        _COLLECTIONS[key] = (col, problems, found)
+    col, problems, found = _COLLECTIONS[key]
+    if found.general:
+        raise collection.CollectionError(problems)
+    return col, found
 
 
 def public_tables(referential: Referential) -> dict[str, pd.DataFrame]:
@@ -121,14 +142,18 @@ def public_tables(referential: Referential) -> dict[str, pd.DataFrame]:
     return out
 
 
-def expected_territories(territories) -> dict[str, tuple[str, ...]]:
-    """Territories expected at each level where the engine has no default: the 7 arrondissements.
+def expected_territories(territories, referential: Referential) -> dict[str, tuple[str, ...]]:
+    """Territories expected at each level where the engine has no default: the arrondissements
+    (:func:`territories.expected_codes`, the 7 of the Pas-de-Calais).
 
-    Other levels: the département; structures and gendarmerie companies from the referential;
-    indicators listing their own ``territoires`` (EPCI, communes, TJ) use that list.
+    Other levels: the département, structures and gendarmerie companies come from the referential
+    (the engine's defaults); EPCI and communes are expected only where an indicator lists its own
+    ``territoires`` (the whole département's 890 communes are never expected).
     """
-    arr = territories.arrondissements
-    return {"arrondissement": tuple(str(c) for c in arr["arrondissement"])}
+    from ..territories import Level, expected_codes
+
+    codes = expected_codes(Level.ARRONDISSEMENT, referential, territories)
+    return {Level.ARRONDISSEMENT.value: tuple(codes)}
 
 
 _REVIEWS: dict[tuple, dict] = {}
@@ -153,15 +178,29 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
     The collection is validated (a :class:`collection.CollectionError` lists every problem, as
     ``plancadre-eval check`` does); ``with_collection=False`` skips it (the diagnostic page uses
     public statistics only). The committee's records of ``settings.review_dir`` are read and
-    validated (:class:`~plancadre_eval.review.ReviewError`).
+    validated (:class:`~plancadre_eval.review.ReviewError`). A bad file stops only its fiches: the
+    rows of the fiches it holds are left out (``Context.excluded`` lists them with their problems)
+    and loading the page of such a fiche (``settings.fiche``) raises
+    :class:`collection.CollectionError` with that fiche's problems; a problem no fiche can be named
+    for raises it with every problem.
     """
     from .. import territories as territories_module
 
     terr = territories_module.load_territories()
     ref = settings.referential
+    excluded: dict[str, tuple[str, ...]] = {}
     if with_collection:
-        col = _load_collection(Path(settings.data_dir), ref, terr)
+        col, found = _load_collection(Path(settings.data_dir), ref, terr)
         observations, files = col.observations, tuple(col.files)
+        excluded = found.as_lines()
+        fiche = getattr(settings, "fiche", None)
+        if fiche is not None and fiche.id in excluded:
+            from ..collection import CollectionError
+
+            raise CollectionError(list(found.problems[fiche.id]))
+        if excluded:
+            observations = observations[~observations["fiche"].isin(list(excluded))]
+            observations = observations.reset_index(drop=True)
     else:
         col = None
         observations, files = indicators.prepare_observations(None), ()
@@ -181,7 +220,8 @@ def load_context(settings, *, with_collection: bool = True) -> Context:
         referential=ref, year=int(settings.year), data_dir=Path(settings.data_dir),
         secret_threshold=int(settings.secret_threshold), territories=terr,
         observations=observations, files=files, public=public_tables(ref),
-        expected=expected_territories(terr), demo=is_demo, reviews=reviews,
+        expected=expected_territories(terr, ref), demo=is_demo, reviews=reviews,
+        excluded=excluded,
     )
     if len(_CONTEXTS) > 8:
         _CONTEXTS.clear()

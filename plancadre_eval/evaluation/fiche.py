@@ -32,7 +32,7 @@ from .fiche_charts import (  # noqa: F401 (the notebook calls the chart sections
 from .html import (
     Html, STYLE, Span, badge, bullet_list, change_text, date_text, demo_notice,
     esc, figure, html_table, link, paragraph, plural, provenance_html, referential_rows,
-    rule_html, value_text,
+    partial_value_text, rule_html, value_text,
 )
 
 QUALITATIVE_TEXT = "indicateur qualitatif : voir commentaires"
@@ -317,11 +317,22 @@ def indicator_overview(data: FicheData) -> pd.DataFrame:
                          + esc(date_text(r["echeance_cible"])))
         progress = (SECRET if diff == "secret" else formatting.format_percent(r["progression_pct"], 0))
         unit = "%" if ind.type == "pourcentage" else (ind.unite or MISSING)
-        rows.append(base + [unit, ref_text, value_text(r["valeur_n_1"], ind, diff),
-                            value_text(r["valeur"], ind, diff),
+        prev = _coverage_of(data, ind, y - 1, str(r["territoire"]))
+        rows.append(base + [unit, ref_text, partial_value_text(r["valeur_n_1"], ind, diff, *prev),
+                            partial_value_text(r["valeur"], ind, diff, r["couverture"],
+                                               r["niveau_couverture"]),
                             change_text(r["evolution"], r["evolution_pct"], ind, diff),
                             cible, progress, badge(str(r["statut"]))])
     return pd.DataFrame(rows, columns=cols, dtype=object)
+
+
+def _coverage_of(data: FicheData, ind: Indicator, year: int, territory: str) -> tuple[str, str]:
+    """(couverture, niveau_couverture) of an indicator's value for a year and territory."""
+    v = data.values
+    sel = v[(v["indicateur"] == ind.id) & (v["annee"] == year) & (v["territoire"] == territory)]
+    if sel.empty:
+        return "", ""
+    return str(sel["couverture"].iloc[0] or ""), str(sel["niveau_couverture"].iloc[0] or "")
 
 
 def indicators_section(data: FicheData, table: pd.DataFrame | None = None) -> Html:
@@ -352,6 +363,11 @@ def indicators_section(data: FicheData, table: pd.DataFrame | None = None) -> Ht
                   f"{ctx.referential.plan.annee_reference}) ; progression : part du chemin parcouru "
                   "de la référence à la cible ; « — » : valeur absente ; « secret » : valeur masquée "
                   "(secret statistique)."))
+    if any(str(c or "") and indicators.coverage_text(str(c), str(n or ""))
+           for c, n in zip(data.table["couverture"], data.table["niveau_couverture"])):
+        out.append(paragraph("« partiel (déclarés/attendus) » : valeur calculée sur les seuls "
+                             "territoires déclarés ; elle n'est comparée ni à l'année précédente ni "
+                             "à la cible (statut « non évaluable »)."))
     if notes:
         out.append("<details><summary>Mode de calcul des valeurs</summary>" + bullet_list(notes)
                    + "</details>")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import formatting
+from .. import formatting, indicators
 from ..notebook_figures import alt_text, figure_alt
 from ..referential import Fiche, Indicator
 from .html import Html, date_text, decimals_of, esc, figure, paragraph, value_text
@@ -48,7 +48,7 @@ def _years_text(years: Sequence[int]) -> str:
 
 def _series_alt(label: str, unit: str, territory: str, points: Sequence[tuple[int, Any, str]],
                 decimals: int, target: float | None = None, target_date: Any = None,
-                pct: bool = False) -> str:
+                pct: bool = False, partial: dict[int, str] | None = None) -> str:
     def fmt(v):
         return formatting.format_percent(v, decimals) if pct else formatting.format_number(v, decimals)
 
@@ -58,6 +58,8 @@ def _series_alt(label: str, unit: str, territory: str, points: Sequence[tuple[in
             parts.append(f"secret en {year}")
         elif formatting.is_missing(value):
             parts.append(f"pas de valeur en {year}")
+        elif partial and partial.get(year):
+            parts.append(f"{fmt(value)} en {year} ({partial[year]})")
         else:
             parts.append(f"{fmt(value)} en {year}")
     years = [p[0] for p in points]
@@ -90,6 +92,9 @@ def indicator_chart(data: FicheData, ind: Indicator) -> Figure | None:
     first = ctx.referential.plan.annee_reference
     vals = data.values[(data.values["indicateur"] == ind.id) & (data.values["territoire"] == dept)]
     by_year = {int(a): (v, str(d)) for a, v, d in zip(vals["annee"], vals["valeur"], vals["diffusion"])}
+    partial = {int(a): indicators.coverage_text(str(c or ""), str(n or ""))
+               for a, c, n in zip(vals["annee"], vals["couverture"], vals["niveau_couverture"])}
+    partial = {a: text for a, text in partial.items() if text}
     if not any(not formatting.is_missing(v) for v, _ in by_year.values()):
         return None
     years = list(range(first, y + 1))
@@ -107,15 +112,19 @@ def indicator_chart(data: FicheData, ind: Indicator) -> Figure | None:
         series, title="", unit=unit, decimals=decimals_of(ind),
         years=(first, y), target=target, target_date=target_date,
         baseline=float(b.valeur) if b is not None else None,
-        baseline_date=b.date if b is not None else None, label=ctx.name_of(dept))
+        baseline_date=b.date if b is not None else None, label=ctx.name_of(dept),
+        partial_years=sorted(partial))
     points = [(a, by_year.get(a, (math.nan, ""))[0], by_year.get(a, (math.nan, ""))[1]) for a in years]
     alt = _series_alt(ind.libelle, unit, ctx.name_of(dept), points, decimals_of(ind), target,
-                      target_date, pct)
+                      target_date, pct, partial)
     caption = f"{ind.id} : valeurs départementales {first}-{y}"
     if target is not None:
         caption += " ; cible en pointillés jusqu'à son échéance"
     if b is not None:
         caption += " ; cercle vide : état des lieux du plan"
+    if partial:
+        caption += (f" ; carré vide : valeur partielle ({_years_text(sorted(partial))}), calculée sur "
+                    "les seuls territoires déclarés")
     gaps = [a for a, v, d in points if formatting.is_missing(v) and d != "secret"]
     if gaps:
         caption += f" ; pas de valeur pour {_years_text(gaps)}"

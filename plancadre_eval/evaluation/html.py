@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pandas as pd
 
 from .. import demo, formatting, provenance
+from ..indicators import coverage_text
 from ..referential import Fiche, Indicator, Referential
 from ..rendering import status_class
 
@@ -218,6 +219,21 @@ def value_text(value: Any, indicator: Indicator, diffusion: str = "public",
         return formatting.format_percent(value, decimals_of(indicator))
     return formatting.format_number(value, decimals_of(indicator),
                                     indicator.unite if with_unit and indicator.unite else None)
+
+
+def partial_value_text(value: Any, indicator: Indicator, diffusion: str = "public",
+                       couverture: Any = "", niveau_couverture: Any = "", with_unit: bool = False) -> str:
+    """:func:`value_text`, followed by ", partiel (2/7 arrondissements)" when the value is an
+    aggregate of only some of its expected parts (never shown as a complete figure)."""
+    text = value_text(value, indicator, diffusion, with_unit)
+    partial = coverage_text(_text(couverture), _text(niveau_couverture))
+    if partial and text not in (MISSING, SECRET):
+        return f"{text}, {partial}"
+    return text
+
+
+def _text(value: Any) -> str:
+    return "" if formatting.is_missing(value) else str(value)
 
 
 def change_text(evolution: Any, evolution_pct: Any, indicator: Indicator,

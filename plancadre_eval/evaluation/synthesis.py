@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import formatting, schedule
 from ..engine import completeness_summary
+from ..indicators import coverage_text
 from ..referential import Indicator, fiche_sort_key
 from ..review import NOT_REVIEWED
 from ..statuses import (
@@ -22,8 +23,8 @@ from .context import (  # noqa: F401 (the notebook calls load_context)
     Context, arrondissement_names, load_context,
 )
 from .html import (
-    Html, MISSING, STYLE, badge, change_text, date_text, demo_notice, esc, figure, html_table,
-    link, paragraph, provenance_html, referential_rows, rule_html, value_text,
+    Html, MISSING, STYLE, badge, bullet_list, change_text, date_text, demo_notice, esc, figure,
+    html_table, link, paragraph, provenance_html, referential_rows, rule_html, value_text,
 )
 
 #: Headline indicators of the synthesis ("chiffres clés"): ids of the shipped referential; ids
@@ -64,17 +65,24 @@ class SynthesisData:
 
 
 def synthesis_data(ctx: Context) -> SynthesisData:
-    """Compute the synthesis tables for ``ctx.year``."""
+    """Compute the synthesis tables for ``ctx.year``. Fiches stopped by bad files
+    (``ctx.excluded``) are "données insuffisantes" (:meth:`Context.fiche_statuses`), without
+    targets, milestones, completeness or values."""
     ref, y, engine = ctx.referential, ctx.year, ctx.engine
     statuses = ctx.fiche_statuses(y)
     due = list(schedule.due_fiches(ref, y))
     statuses["due"] = statuses["fiche"].isin(due)
+    excluded = list(ctx.excluded)
     summary = plan_summary(statuses, ref)
     targets = engine.targets(y)
     milestones = engine.milestones(y)
     comp = engine.completeness(y)
-    comp = comp[comp["fiche"].isin(due)]
+    comp = comp[comp["fiche"].isin(due) & ~comp["fiche"].isin(excluded)]
     table = engine.table(y)
+    if excluded:
+        targets = targets[~targets["fiche"].isin(excluded)].reset_index(drop=True)
+        milestones = milestones[~milestones["fiche"].isin(excluded)].reset_index(drop=True)
+        table = table[~table["fiche"].isin(excluded)].reset_index(drop=True)
     return SynthesisData(context=ctx, statuses=statuses, summary=summary, targets=targets,
                          milestones=milestones, completeness=comp, table=table, due=due)
 
@@ -93,7 +101,22 @@ def synthesis_header(sd: SynthesisData) -> Html:
              f"chaque fiche est calculé pour {sd.year} à partir des données déclarées ; "
              f"{n_due} fiches font l'objet d'une évaluation détaillée cette année selon la "
              "fréquence fixée par le plan (liens dans le tableau des fiches).")
+        + excluded_notice(ctx)
     )
+
+
+def excluded_notice(ctx: Context) -> str:
+    """The fiches left out because their data files have errors, with the problem lines
+    (empty when none)."""
+    if not ctx.excluded:
+        return ""
+    items = [Html(f"<strong>Fiche {esc(f)}</strong> : " + "<br>".join(esc(line) for line in lines))
+             for f, lines in ctx.excluded.items()]
+    return ('<div class="avertissement" role="note">'
+            + paragraph(f"Fiches exclues de cette synthèse ({', '.join(ctx.excluded)}) : leurs "
+                        "fichiers de données contiennent des erreurs. Leurs chiffres ne sont ni "
+                        "calculés ni comptés ; corrigez les fichiers puis relancez.")
+            + bullet_list(items) + "</div>")
 
 
 def plan_overview(sd: SynthesisData) -> pd.DataFrame:
@@ -162,7 +185,11 @@ def fiche_grid(sd: SynthesisData, axe: str) -> pd.DataFrame:
     for f in ref.fiches:
         if f.axe != axe:
             continue
-        due = f.id in sd.due
+        due = f.id in sd.due and f.id not in sd.context.excluded
+        if f.id in sd.context.excluded:
+            rows.append([f.id, f.titre, f.pilote_court, badge(FicheStatus.INSUFFICIENT_DATA),
+                         "exclue : fichier de données en erreur"])
+            continue
         rows.append([
             link(f"fiche-{f.id}.html", f.id) if due else f.id, f.titre, f.pilote_court,
             Html(badge(status.get(f.id, "données insuffisantes"))
@@ -266,10 +293,21 @@ def key_figures(sd: SynthesisData) -> pd.DataFrame:
         rows.append([f"{ind.libelle}", link(f"fiche-{ind.fiche}.html", ind.fiche)
                      if ind.fiche in sd.due else ind.fiche,
                      value_text(r["valeur_n_1"], ind, diff) + (unit if not formatting.is_missing(r["valeur_n_1"]) else ""),
-                     value_text(r["valeur"], ind, diff) + (unit if not formatting.is_missing(r["valeur"]) else ""),
+                     _with_coverage(value_text(r["valeur"], ind, diff)
+                                    + (unit if not formatting.is_missing(r["valeur"]) else ""), r),
                      change_text(r["evolution"], r["evolution_pct"], ind, diff), cible])
     return pd.DataFrame(rows, columns=["Indicateur", "Fiche", str(y - 1), str(y),
                                        "Évolution sur un an", "Cible"], dtype=object)
+
+
+def _with_coverage(text: str, row: pd.Series) -> str:
+    """A key figure followed by ", partiel (2/7 arrondissements)" when it is an incomplete
+    aggregate (see :func:`plancadre_eval.indicators.coverage_text`)."""
+    partial = coverage_text(str(row.get("couverture", "") or ""),
+                            str(row.get("niveau_couverture", "") or ""))
+    if partial and text not in (MISSING, formatting.SECRET):
+        return f"{text}, {partial}"
+    return text
 
 
 def key_figures_section(sd: SynthesisData) -> Html:

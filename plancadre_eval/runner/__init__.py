@@ -39,6 +39,12 @@ How it works (in this order, so that bad input never starts a kernel):
 4. Results are written as they arrive, each through a temporary file and :func:`os.replace`; one
    failing notebook never stops the others; the exit code is 1 if anything failed, else 0.
 
+A bad collection file stops only its fiches (:mod:`plancadre_eval.exclusions`): their pages are not
+rendered (the previous page stays), they are failed in the summary, the index and
+``manifest.json`` (``erreur.problemes``: the ``FICHIER:LIGNE: colonne …`` lines), and every other
+page is produced without their rows (the synthesis names them). A problem no fiche can be named for
+(unreadable file, unknown fiche and indicator) still stops the whole year before any kernel.
+
 The heavy modules (papermill, nbconvert, pandas, dask) are imported only when something has to be
 rendered: a run where nothing changed takes well under two seconds.
 
@@ -66,8 +72,8 @@ from .. import paths
 from ..parameters import InputError, UsageError, load_params_file, resolve_params
 from ..provenance import display_path, library_hash
 from .constants import (
-    DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_WARM_MODULES, NOTEBOOK_FILES, STATUS_FAILED,
-    STATUS_OK,
+    DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_WARM_MODULES, ERROR_INVALID_DATA,
+    NOTEBOOK_FILES, STATUS_FAILED, STATUS_OK,
 )
 from .kernels import shutdown_kernels
 from .page import PageResult, PageTask, execute_page
@@ -286,6 +292,16 @@ def run_years(
 
     tasks = longest_first(tasks, referential)
     results: dict[tuple[int, str], PageResult] = {}
+    for plan in plans:  # fiches stopped by their files' problems: failed, never rendered
+        for page in plan.pages:
+            if page.problems:
+                res = PageResult(year=plan.year, name=page.name, status=STATUS_FAILED, html=None,
+                                 notebook_json=None, duration=0.0,
+                                 error={"ename": ERROR_INVALID_DATA,
+                                        "evalue": " ; ".join(page.problems), "cellule": None,
+                                        "execution": None, "problemes": list(page.problems)})
+                write_page(plan.year_dir, res)
+                results[(plan.year, page.name)] = res
     indicator_outcome: dict[int, dict[str, Any]] = {}
     own_executor = executor is None
     client = None

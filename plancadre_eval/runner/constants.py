@@ -41,3 +41,6 @@ REASON_LIBRARY = "bibliothèque modifiée"
 REASON_DATA = "données modifiées"
 REASON_COMPLEMENT = "complément modifié"
 REASON_UNCHANGED = "entrées inchangées"
+REASON_INVALID_DATA = "données de la fiche invalides, page non produite"
+#: ``ename`` of a page failed by its collection files' problems (never rendered).
+ERROR_INVALID_DATA = "Données invalides"

@@ -16,8 +16,8 @@ from ..provenance import collection_files, digest, display_path, sha256
 from .complements import complement_path
 from .constants import (
     DIAGNOSTIC_FICHE, MANIFEST_FORMAT, MANIFEST_NAME, REASON_DATA, REASON_FAILED_BEFORE,
-    REASON_COMPLEMENT, REASON_FORCE, REASON_LIBRARY, REASON_MISSING, REASON_NOTEBOOK, REASON_PARAMS,
-    REASON_REFERENTIAL, STATUS_OK,
+    REASON_COMPLEMENT, REASON_FORCE, REASON_INVALID_DATA, REASON_LIBRARY, REASON_MISSING,
+    REASON_NOTEBOOK, REASON_PARAMS, REASON_REFERENTIAL, STATUS_OK,
 )
 
 # --- notebooks' parameters ---------------------------------------------------------------------
@@ -78,10 +78,12 @@ class PagePlan:
     reasons: list[str]
     previous: dict[str, Any] | None = None
     complement: Path | None = None  # notebooks/complements/fiche-<id>.ipynb, run after the fiche's
+    #: problem lines of the fiche's collection files: the page is failed without being rendered
+    problems: list[str] = field(default_factory=list)
 
     @property
     def to_render(self) -> bool:
-        return bool(self.reasons)
+        return bool(self.reasons) and not self.problems
 
 
 
@@ -123,28 +125,42 @@ def cache_reasons(previous: dict[str, Any] | None, inputs: dict[str, Any], *,
 
 # --- validation of the inputs ------------------------------------------------------------------
 
-Validator = Callable[[Path, Any], dict[str, list[str]]]
+@dataclass
+class CollectionCheck:
+    """Result of :func:`validate_collection`: ``fiches_by_file`` (file relative to the folder ->
+    fiches it holds valid rows for) and ``excluded`` (fiche -> the problem lines that stop it,
+    :mod:`plancadre_eval.exclusions`)."""
+
+    fiches_by_file: dict[str, list[str]]
+    excluded: dict[str, list[str]] = field(default_factory=dict)
+
+
+#: ``validator(data_dir, referential)``: a :class:`CollectionCheck`, or only its
+#: ``fiches_by_file`` mapping (nothing excluded).
+Validator = Callable[[Path, Any], "CollectionCheck | dict[str, list[str]]"]
 
 
 def validate_collection(data_dir: Path, referential, warnings: list[str] | None = None
-                        ) -> dict[str, list[str]]:
-    """Validate the collection files of ``data_dir`` like ``plancadre-eval check`` and return, for
-    each file (path relative to ``data_dir``), the fiches it holds rows for; the plausibility
-    warning lines (:func:`plancadre_eval.plausibility.collection_warnings`) are appended to
+                        ) -> CollectionCheck:
+    """Validate the collection files of ``data_dir`` like ``plancadre-eval check``: the fiches
+    each file holds rows for, and the fiches stopped by problems (a bad file stops only its fiches,
+    :func:`plancadre_eval.exclusions.excluded_fiches`); the plausibility warning lines
+    (:func:`plancadre_eval.plausibility.collection_warnings`, on the valid rows) are appended to
     ``warnings`` when given.
 
-    Raises :class:`InputError` with the ``check`` problem lines.
+    Raises :class:`InputError` with every ``check`` problem line when a problem names no fiche
+    (unreadable file, unknown fiche…): nothing is rendered then.
     """
-    from .. import collection
+    from .. import collection, exclusions
     from ..plausibility import collection_warnings
 
-    try:
-        loaded = collection.load_collection([data_dir], referential)
-        if warnings is not None:
-            warnings.extend(str(w) for w in collection_warnings(
-                loaded, referential, collection._default_territories()))
-    except collection.CollectionError as exc:
-        raise InputError([str(p) for p in exc.problems],
+    loaded, problems = collection.read_collection([data_dir], referential)
+    found = exclusions.exclusions_of_folder(loaded, problems, referential, data_dir)
+    if not found.general and warnings is not None:
+        warnings.extend(str(w) for w in collection_warnings(
+            loaded, referential, collection._default_territories()))
+    if found.general:
+        raise InputError([str(p) for p in problems],
                          title=f"Données de collecte invalides "
                                f"({display_path(data_dir, paths.project_root(), absolute=True)}) :"
                          ) from None
@@ -152,7 +168,8 @@ def validate_collection(data_dir: Path, referential, warnings: list[str] | None 
     mapping: dict[str, set[str]] = {}
     for fichier, fiche in zip(obs["fichier"].tolist(), obs["fiche"].tolist()):
         mapping.setdefault(str(fichier), set()).add(str(fiche))
-    return {k: sorted(v) for k, v in mapping.items()}
+    return CollectionCheck({k: sorted(v) for k, v in mapping.items()},
+                           {f: list(lines) for f, lines in found.as_lines().items()})
 
 
 def public_sources() -> list[dict[str, str]]:
@@ -195,6 +212,8 @@ class YearPlan:
     library_hash: str
     indicators_key: str
     notes: list[str] = field(default_factory=list)
+    #: fiche -> problem lines of the fiches stopped by bad files (not rendered, failed)
+    excluded: dict[str, list[str]] = field(default_factory=dict)
     review_dir: Path | None = None
     review_files: dict[str, str] = field(default_factory=dict)  # "revue/<année>.xlsx" -> sha256
 
@@ -226,8 +245,8 @@ _validation_memo: dict[str, tuple[dict[str, list[str]], list[str]]] = {}
 def _validate_inputs(data_dir: Path, referential, data_files: dict[str, str], ref_hash: str,
                      lib_hash: str, previous: dict[str, Any], validator: Validator | None,
                      root: Path, sources_fn: Callable[[], list[dict[str, str]]] | None = None,
-                     ) -> tuple[dict[str, list[str]], list[dict[str, str]], dict[str, Any]]:
-    """(fiches per collection file, public/territory sources, manifest entry), with a cache.
+                     ) -> tuple[CollectionCheck, list[dict[str, str]], dict[str, Any]]:
+    """(collection check, public/territory sources, manifest entry), with a cache.
 
     The sources of the last run are reused when none of their files changed (re-hashed, cheap);
     the validation is skipped when the collection files, the sources (territories are used to
@@ -241,19 +260,32 @@ def _validate_inputs(data_dir: Path, referential, data_files: dict[str, str], re
                    "bibliotheque": lib_hash,
                    "validateur": getattr(validator, "__qualname__", "collection")})
     if cached.get("cle") == key and isinstance(cached.get("fiches_par_fichier"), dict):
-        mapping = cached["fiches_par_fichier"]
+        check = CollectionCheck(cached["fiches_par_fichier"], dict(cached.get("fiches_exclues") or {}))
         warnings = list(cached.get("avertissements") or [])
     elif key + str(data_dir) in _validation_memo:
-        mapping, warnings = _validation_memo[key + str(data_dir)]
+        check, warnings = _validation_memo[key + str(data_dir)]
     else:
         warnings = []
         if validator is None:
-            mapping = validate_collection(data_dir, referential, warnings)
+            check = validate_collection(data_dir, referential, warnings)
         else:
-            mapping = validator(data_dir, referential)
-        _validation_memo[key + str(data_dir)] = (mapping, warnings)
-    return mapping, sources, {"cle": key, "fiches_par_fichier": mapping, "sources": sources,
-                              "avertissements": warnings}
+            check = validator(data_dir, referential)
+        if not isinstance(check, CollectionCheck):
+            check = CollectionCheck(dict(check))
+        _validation_memo[key + str(data_dir)] = (check, warnings)
+    entry = {"cle": key, "fiches_par_fichier": check.fiches_by_file, "sources": sources,
+             "avertissements": warnings}
+    if check.excluded:
+        entry["fiches_exclues"] = check.excluded
+    return check, sources, entry
+
+
+def _short_line(line: str, data_dir: Path, root: Path) -> str:
+    """A problem line with its file shown relative to the project root (``data/collecte/x.csv``)."""
+    prefix = str(data_dir) + os.sep
+    if line.startswith(prefix):
+        return display_path(data_dir, root, absolute=True) + "/" + line[len(prefix):]
+    return line
 
 
 def _due_fiches(referential, year: int) -> list[str]:
@@ -313,8 +345,9 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
 
     year_dir = out_dir / str(year)
     previous = load_manifest(year_dir)
-    mapping, sources, validation = _validate_inputs(data_dir, referential, data_files, ref_hash,
-                                                    lib_hash, previous, validator, root, sources)
+    check, sources, validation = _validate_inputs(data_dir, referential, data_files, ref_hash,
+                                                  lib_hash, previous, validator, root, sources)
+    mapping = check.fiches_by_file
     notes += validation["avertissements"]  # plausibility warnings, printed before the run
     public = {e["fichier"]: e["sha256"] for e in sources if _is_public_file(e)}
     territory = {e["fichier"]: e["sha256"] for e in sources if not _is_public_file(e)}
@@ -364,9 +397,14 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
         prev = prev_pages.get(name)
         reasons = cache_reasons(prev, inputs, page_exists=(year_dir / f"{name}.html").exists(),
                                 force=force)
+        problems = ([_short_line(line, data_dir, root) for line in check.excluded.get(fiche_id, [])]
+                    if kind == "fiche" else [])
+        if problems:
+            reasons = [REASON_INVALID_DATA]
         pages.append(PagePlan(name=name, kind=kind, fiche=fiche_id, title=titles[name],
                               notebook=nb_path, parameters=page_params, inputs=inputs,
-                              reasons=reasons, previous=prev, complement=complement))
+                              reasons=reasons, previous=prev, complement=complement,
+                              problems=problems))
     indicators_key = digest({"donnees": data_files, "sources": sources, "referentiel": ref_hash,
                               "bibliotheque": lib_hash, "annee": year, "revues": reviews,
                               "parametres": {k: v for k, v in params.items()}})
@@ -375,6 +413,7 @@ def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict
                     pages=pages, data_files=data_files, sources=sources, fiches_by_file=mapping,
                     validation=validation, previous=previous, referential_hash=ref_hash,
                     library_hash=lib_hash, indicators_key=indicators_key, notes=notes,
+                    excluded={f: list(v) for f, v in check.excluded.items()},
                     review_dir=review_dir, review_files=reviews)
 
 

@@ -48,7 +48,8 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     validated collection, territories, public series, expected territories, secrecy threshold) and
     the engine of :mod:`plancadre_eval.indicators`, as the synthesis does. Pilots' texts of fiches
     whose record does not publish them are withheld (:func:`plancadre_eval.review.gate_indicator_table`);
-    the statuses are those retained by the committee when the fiche was examined.
+    the statuses are those retained by the committee when the fiche was examined. Fiches stopped by bad
+    files (``Context.excluded``) have no row and no status.
 
     Also writes the follow-up of the collection (``collecte.html``, ``relances.csv``:
     :func:`plancadre_eval.followup.write_followup`), from the same inputs.
@@ -66,15 +67,17 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
                                    revue=str(plan.review_dir) if plan.review_dir else None)
     ctx = evaluation.load_context(settings)
     every = ctx.fiche_statuses(ctx.year)  # retained by the committee when examined
+    table = ctx.engine.table(ctx.year)
+    if ctx.excluded:  # fiches stopped by bad files: no figure computed without their rows
+        table = table[~table["fiche"].isin(list(ctx.excluded))].reset_index(drop=True)
     # pilots' texts only once the committee allowed their publication (comment gate)
-    table = gate_indicator_table(ctx.engine.table(ctx.year), ctx.observations, ctx.reviews,
-                                 ctx.referential)
+    table = gate_indicator_table(table, ctx.observations, ctx.reviews, ctx.referential)
     table = analyst_table(table, ctx.referential, ctx.name_of,
                           dict(zip(every["fiche"], every["statut"])))
     written = write_indicator_table(table, tmp_dir)
     followup = write_followup(ctx.referential, ctx.territories, plan.year, plan.data_dir, tmp_dir,
                               display_path(plan.data_dir))
-    statuses = every[every["fiche"].isin(plan.due)]
+    statuses = every[every["fiche"].isin(plan.due) & ~every["fiche"].isin(list(ctx.excluded))]
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
     return [Path(p) for p in written.values()] + followup, status_map
 
