@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import paths
 from .parameters import InputError, UsageError, load_params_file, resolve_params
+from .runner.kernels import kernel_environment
 
 #: Folder of the analysts' working copies, inside the notebooks folder (ignored by git).
 EXPLORATION_DIR = "exploration"
@@ -138,6 +139,7 @@ def command_lab(args: argparse.Namespace) -> int:
         return 0
     print(f"Lancement de JupyterLab ({shlex.join(command[2:])}) ; Ctrl-C pour l'arrêter.")
     try:
-        return subprocess.call(command, cwd=root)
+        # JupyterLab's kernels draw inline, whatever MPLBACKEND this shell sets (as `run` does).
+        return subprocess.call(command, cwd=root, env=kernel_environment())
     except KeyboardInterrupt:
         return 0

@@ -88,9 +88,15 @@ def test_exploration_folder_is_ignored_by_git_and_nbval():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fiche", ["2.6"])
-def test_the_prepared_notebooks_run_as_they_are(root, fiche, tmp_path):
-    """As JupyterLab would: no parameters given, the working folder is notebooks/exploration/."""
+def test_the_prepared_notebooks_run_as_they_are(root, fiche, tmp_path, monkeypatch):
+    """As JupyterLab would: no parameters given, the working folder is notebooks/exploration/, and
+    the kernel's environment is the one `lab` gives JupyterLab (no MPLBACKEND forced by CI)."""
     import papermill
+
+    from plancadre_eval.runner.kernels import kernel_environment
+
+    for name in set(os.environ) - set(kernel_environment()):
+        monkeypatch.delenv(name)
 
     for path, _ in lab.prepare_lab(fiche, 2021, root=root):
         out = tmp_path / path.name
