@@ -171,12 +171,10 @@ def command_check(args: argparse.Namespace) -> int:
             others.append(given)
     if not reviews:
         return collection.command_check(args)
-    from .referential import ReferentialError, load_referential
+    from .referential import load_for_command
 
-    try:
-        ref = load_referential(getattr(args, "referentiel", None))
-    except ReferentialError as exc:
-        print(str(exc), file=sys.stderr)
+    ref = load_for_command(args)
+    if ref is None:
         return 1
     n, problems = review.check_review_files(reviews, ref)
     for p in problems:

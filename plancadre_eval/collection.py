@@ -671,12 +671,10 @@ def command_check(args) -> int:
     :mod:`plausibility`). Exit 1 when a problem exists, or with ``--strict`` a warning; else 0
     with a summary."""
     from .plausibility import collection_warnings
-    from .referential import ReferentialError, load_referential
+    from .referential import load_for_command
 
-    try:
-        ref = load_referential(getattr(args, "referentiel", None))
-    except ReferentialError as exc:
-        print(str(exc), file=sys.stderr)
+    ref = load_for_command(args)
+    if ref is None:
         return 1
     territories = _default_territories()
     collection, problems = read_collection(args.paths, ref, territories)

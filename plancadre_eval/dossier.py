@@ -253,12 +253,10 @@ def write_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike,
 def command_dossier(args) -> int:
     """``plancadre-eval dossier --year Y [--out DIR] [--pdf]``: 0 ok, 1 when the year is not
     rendered or Chromium is missing."""
-    from .referential import ReferentialError, load_referential
+    from .referential import load_for_command
 
-    try:
-        ref = load_referential(getattr(args, "referentiel", None))
-    except ReferentialError as exc:
-        print(str(exc), file=sys.stderr)
+    ref = load_for_command(args)
+    if ref is None:
         return 1
     out = Path(args.out).resolve() if args.out else paths.outputs_dir()
     year_dir = out / str(args.year)

@@ -215,12 +215,10 @@ def command_collecte(args) -> int:
     from . import paths
     from .collection import _default_territories
     from .provenance import display_path
-    from .referential import ReferentialError, load_referential
+    from .referential import load_for_command
 
-    try:
-        ref = load_referential(getattr(args, "referentiel", None))
-    except ReferentialError as exc:
-        print(str(exc), file=sys.stderr)
+    ref = load_for_command(args)
+    if ref is None:
         return 1
     if args.year not in ref.plan.years:
         print(f"Année {args.year} hors du plan ; attendu une année entre {ref.plan.years[0]} et "

@@ -524,3 +524,15 @@ def suggest(value: str, choices: Iterable[str]) -> str | None:
     """The closest valid id to ``value`` (for "did you mean" hints), or None."""
     near = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)
     return near[0] if near else None
+
+
+def load_for_command(args: Any) -> Referential | None:
+    """The referential a command names (``--referentiel``, else the shipped one), or ``None`` after
+    printing its French problem list on stderr (the command then exits 1)."""
+    import sys
+
+    try:
+        return load_referential(getattr(args, "referentiel", None))
+    except ReferentialError as exc:
+        print(str(exc), file=sys.stderr)
+        return None

@@ -349,16 +349,14 @@ def command_template(args) -> int:
     """``plancadre-eval template --year Y [--pilote NOM] --out FICHIER.xlsx``.
 
     Exit 2 on a usage error (unknown pilot, year outside the plan, --out not .xlsx)."""
-    from .referential import ReferentialError, load_referential
+    from .referential import load_for_command
 
     if not str(args.out).lower().endswith(".xlsx"):
         print(f"Le gabarit est un classeur Excel : --out doit se terminer par .xlsx "
               f"(reçu {args.out!r}).", file=sys.stderr)
         return 2
-    try:
-        ref = load_referential(getattr(args, "referentiel", None))
-    except ReferentialError as exc:
-        print(str(exc), file=sys.stderr)
+    ref = load_for_command(args)
+    if ref is None:
         return 1
     territories = _default_territories()
     observations = _collected_observations(getattr(args, "data", None), ref, territories)

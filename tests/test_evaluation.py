@@ -449,15 +449,22 @@ def test_synthesis_map_writes_the_values_of_each_arrondissement(referential, dat
 
 # --- loading ------------------------------------------------------------------------------------
 
-def test_load_context_reuses_the_collection_until_a_file_changes(tmp_path):
-    from plancadre_eval import parameters, territories
+def one_value_collection(tmp_path):
+    """A collection folder holding one value (2.5.1, 2021, arrondissement 621 = 1) and its settings."""
+    from plancadre_eval import parameters
 
-    ref = load_referential()
     folder = tmp_path / "collecte"
     folder.mkdir()
     f = folder / "fiche-2.5.csv"
     f.write_text("fiche;indicateur;annee;territoire;valeur\n2.5;2.5.1;2021;621;1\n", encoding="utf-8")
-    settings_ = parameters.Settings(referential=ref, year=2021, data_dir=folder, secret_threshold=5)
+    return f, parameters.Settings(referential=load_referential(), year=2021, data_dir=folder,
+                                  secret_threshold=5)
+
+
+def test_load_context_reuses_the_collection_until_a_file_changes(tmp_path):
+    from plancadre_eval import territories
+
+    f, settings_ = one_value_collection(tmp_path)
     first = page_context.load_context(settings_)
     again = page_context.load_context(settings_)
     assert first.observations is again.observations
@@ -470,14 +477,7 @@ def test_load_context_reuses_the_collection_until_a_file_changes(tmp_path):
 
 
 def test_load_context_shares_one_context_and_engine_per_year_until_a_file_changes(tmp_path):
-    from plancadre_eval import parameters
-
-    ref = load_referential()
-    folder = tmp_path / "collecte"
-    folder.mkdir()
-    f = folder / "fiche-2.5.csv"
-    f.write_text("fiche;indicateur;annee;territoire;valeur\n2.5;2.5.1;2021;621;1\n", encoding="utf-8")
-    settings_ = parameters.Settings(referential=ref, year=2021, data_dir=folder, secret_threshold=5)
+    f, settings_ = one_value_collection(tmp_path)
     first = page_context.load_context(settings_)
     assert page_context.load_context(settings_) is first  # the pages of a kernel share its engine
     other_year = page_context.load_context(dataclasses.replace(settings_, year=2022))
