@@ -125,3 +125,15 @@ MS_OBS = obs(
     ("1.2.J2", "valeur", 2021, "62", None, "15/03/2021"),   # done after 2020-06-30
     ("1.2.1", "valeur", 2022, "62", None, "2022-06-01"),    # via the jalon-type indicator
 )
+
+
+class FakeTerritories:
+    """Territories of the small plan for page contexts: three arrondissements, names, populations."""
+
+    arrondissements = pd.DataFrame({"arrondissement": ["621", "622", "623"], "nom": ["A", "B", "C"]})
+
+    def name_of(self, code, referential=None):
+        return {"62": "Pas-de-Calais"}.get(code, f"Territoire {code}")
+
+    def population(self, code, year):
+        return population(code, year)

@@ -14,7 +14,7 @@ from plancadre_eval.engine import Engine
 from plancadre_eval.evaluation import bilan as bilan_page
 from plancadre_eval.evaluation import context as page_context
 from plancadre_eval.statuses import plan_summary
-from small_plan import BASE_OBS, EXPECTED, MS_OBS, REF, population
+from small_plan import BASE_OBS, EXPECTED, MS_OBS, REF, FakeTerritories, population
 
 D = dt.date
 
@@ -103,16 +103,6 @@ def test_milestone_outcomes_at_the_end():
     mid = bilan.milestone_outcomes(e.milestones(2020)).set_index("resultat")
     assert mid["jalons"].tolist() == [1, 0, 1, 1]
     assert round(mid.loc["réalisés à l'échéance", "part_pct"], 6) == round(100 / 3, 6)
-
-
-class FakeTerritories:
-    arrondissements = pd.DataFrame({"arrondissement": ["621", "622", "623"], "nom": ["A", "B", "C"]})
-
-    def name_of(self, code, referential=None):
-        return {"62": "Pas-de-Calais"}.get(code, f"Territoire {code}")
-
-    def population(self, code, year):
-        return population(code, year)
 
 
 def _context(tmp_path, year=2022):

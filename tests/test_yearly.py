@@ -14,7 +14,7 @@ from plancadre_eval.evaluation import synthesis as synthesis_page
 from plancadre_eval.evaluation import yearly
 from plancadre_eval.review import Review, ReviewEntry
 from plancadre_eval.statuses import FicheStatus
-from small_plan import BASE_OBS, EXPECTED, REF, obs, population
+from small_plan import BASE_OBS, EXPECTED, REF, FakeTerritories, obs
 
 #: 1.2.J1 (due 2019-12-31) done in 2019; 1.2.J2 (due 2020-06-30) "non" in 2020 with the pilot's
 #: explanation, done 15/03/2021; 1.2.J3 (due 2022-12-31) done 2022-06-01.
@@ -24,16 +24,6 @@ MILESTONES = obs(
     ("1.2.J2", "valeur", 2021, "62", None, "15/03/2021"),
     ("1.2.1", "valeur", 2022, "62", None, "2022-06-01"),
 )
-
-
-class FakeTerritories:
-    arrondissements = pd.DataFrame({"arrondissement": ["621", "622", "623"], "nom": ["A", "B", "C"]})
-
-    def name_of(self, code, referential=None):
-        return {"62": "Pas-de-Calais"}.get(code, f"Territoire {code}")
-
-    def population(self, code, year):
-        return population(code, year)
 
 
 def context(tmp_path, year):
