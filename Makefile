@@ -8,6 +8,9 @@ YEAR ?= 2021
 FICHE ?= 2.5
 JOBS ?=
 STAMP := $(VENV)/.installed
+# bytecode of the package written ahead (PYTHONDONTWRITEBYTECODE=1 would make every process and
+# kernel compile it again); fast when up to date
+PYC = $(BIN)/python -m compileall -q plancadre_eval >/dev/null
 
 .PHONY: help setup run test test-fast check referentiel demo bench browser-deps clean lock lab
 
@@ -17,7 +20,7 @@ help: ## liste les cibles disponibles
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(BIN)/python -q -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@# notebooks never committed with outputs: nbstripout as git filter (relative path: each
@@ -27,11 +30,13 @@ $(STAMP): requirements.lock pyproject.toml
 	  git config filter.nbstripout.smudge cat; \
 	  git config diff.ipynb.textconv '.venv/bin/nbstripout --keep-id -t'; \
 	fi
+	@$(PYC)
 	@touch $(STAMP)
 
 setup: $(STAMP) ## crée l'environnement virtuel .venv (versions figées de requirements.lock)
 
 run: setup ## produit les évaluations de l'année YEAR (défaut 2021) depuis les données livrées
+	@$(PYC)
 	$(BIN)/plancadre-eval run --year $(YEAR) $(if $(JOBS),--jobs $(JOBS))
 
 browser-deps: setup ## installe chromium (apt, si root) pour les tests navigateur
@@ -57,6 +62,7 @@ lab: setup ## copie paramétrée du notebook de la fiche FICHE (défaut 2.5) pou
 	$(BIN)/plancadre-eval lab --fiche $(FICHE) --year $(YEAR)
 
 bench: setup ## mesure le temps : boucle papermill+nbconvert naïve contre `plancadre-eval run`
+	@$(PYC)
 	$(BIN)/python -m plancadre_eval.bench --year $(YEAR)
 
 lock: ## recalcule requirements.lock depuis pyproject.toml
