@@ -831,6 +831,8 @@ def test_total_line_counts_fiches_out_of_the_plan_and_pages():
         "2021 : 1 fiche sur 36 ; 1 produite(s), 1 réutilisée(s), 0 échec(s) ; 2,0 s."
     assert format_total(records, {2021: 34, 2022: 36}, 36, 10).startswith(
         "2021 : 34 fiches sur 36 ; 2022 : 36 fiches sur 36 ;")
+    assert format_total([_record("bilan", cache=CACHE_REUSED, kind="bilan")], {}, 36, 0.9) == \
+        "bilan du plan ; 0 produite(s), 1 réutilisée(s), 0 échec(s) ; 0,9 s."
 
 
 def test_failure_line_is_the_french_sentence_without_traceback():
