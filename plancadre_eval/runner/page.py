@@ -38,6 +38,7 @@ class PageTask:
     start_timeout: float = DEFAULT_START_TIMEOUT
     cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
     complement: str | None = None  # absolute path of the fiche's complement, run after it
+    keep_kernel: bool = False  # start kernels that may outlive the run (``--garder-noyau``)
 
 
 @dataclass
