@@ -69,10 +69,12 @@ class Engine:
         self.referential = referential
         self.expected = expected
         self.secret_threshold = secrecy.check_threshold(secret_threshold)
-        self.cells = IndicatorCells(referential, observations, population, public, expected)
-        #: results already computed: ``{(kind, year, fiche id or fiche ids): value}`` (per-fiche
-        #: rows are never handed out: tables are built from them, and whole tables are copied)
-        self._memo: dict[tuple, Any] = {}
+        #: ``cells``: the values of every indicator (:class:`IndicatorCells`); ``_memo``: results
+        #: already computed, ``{(kind, year, fiche id or ids): value}`` (per-fiche rows are never
+        #: handed out: tables are built from them, and whole tables are copied). Both are shared
+        #: with the engines built earlier in this thread from the same inputs (:func:`_shared_state`).
+        self.cells, self._memo = _shared_state(referential, observations, population, public,
+                                               expected, self.secret_threshold)
 
     def _memoized(self, key: tuple, compute):
         """``self._memo[key]``, computed by ``compute()`` the first time."""
@@ -469,6 +471,58 @@ class Engine:
                          message=f"{r['indicateur']} ({r['annee']}), territoire {r['territoire']} : "
                                  f"{r['nature']} (valeurs couvertes par le secret statistique).")
         return _sorted_table(rows, DISCREPANCY_COLUMNS).drop_duplicates().reset_index(drop=True)
+
+
+#: Computed state of the engines built in this process: ``{key: (objects the key names by id,
+#: cells, results)}`` (see :func:`_shared_state`); the objects are kept so that their ids stay unique.
+_SHARED: dict[tuple, tuple[tuple, IndicatorCells, dict]] = {}
+
+
+def _shared_state(referential: Referential, observations, population, public, expected,
+                  threshold: int) -> tuple[IndicatorCells, dict[tuple, Any]]:
+    """The cells and computed results of an engine, shared by the engines built in the same thread
+    from the same inputs: the same referential and population objects (both immutable), and
+    observations, public series and expected territories of the same content (a digest of their
+    values). The pages of every year rendered by one kernel (each year has its own page context)
+    and the indicator tables of every year written by the runner thus compute each fiche's values
+    once. A copy with other inputs gets its own state; so does another thread (no state is shared
+    between threads)."""
+    import threading
+
+    try:
+        key = (threading.get_ident(), id(referential), id(population), int(threshold),
+               _content_digest(observations), _content_digest(dict(public or {})),
+               tuple(sorted((str(k), tuple(str(c) for c in v)) for k, v in (expected or {}).items())))
+    except TypeError:  # a value without a digest (unhashable): nothing is shared
+        return IndicatorCells(referential, observations, population, public, expected), {}
+    kept = _SHARED.get(key)
+    if kept is not None and kept[0][0] is referential and kept[0][1] is population:
+        return kept[1], kept[2]
+    if len(_SHARED) >= 8:
+        _SHARED.clear()
+    state = IndicatorCells(referential, observations, population, public, expected), {}
+    _SHARED[key] = ((referential, population), *state)
+    return state
+
+
+def _content_digest(value) -> str:
+    """SHA-256 of a table's columns, types, index, values and ``attrs`` (or of a mapping of
+    tables, or None); TypeError when a value cannot be hashed."""
+    import hashlib
+
+    h = hashlib.sha256()
+    if value is None:
+        h.update(b"none")
+    elif isinstance(value, Mapping):
+        for k in sorted(value, key=str):
+            h.update(repr(str(k)).encode() + _content_digest(value[k]).encode())
+    elif isinstance(value, pd.DataFrame):
+        h.update(repr((list(map(str, value.columns)), list(map(str, value.dtypes)),
+                       sorted((str(k), repr(v)) for k, v in value.attrs.items()))).encode())
+        h.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+    else:
+        raise TypeError(f"pas d'empreinte pour {type(value).__name__}")
+    return h.hexdigest()
 
 
 def completeness_summary(table: pd.DataFrame, by: Iterable[str] = ("fiche", "pilote")) -> pd.DataFrame:
