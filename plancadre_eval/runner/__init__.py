@@ -76,7 +76,7 @@ from .constants import (
     NOTEBOOK_FILES, STATUS_FAILED, STATUS_OK,
 )
 from .kernels import keep_one_kernel, offer_kept_kernel, shutdown_kernels
-from .page import PageResult, PageTask, execute_page
+from .page import PageResult, PageTask, execute_page, preload
 from .planning import Validator, YearPlan, notebook_parameters, plan_year
 from .report import (
     PageRecord, finalize_year, format_failure, format_summary, format_total, indicators_step,
@@ -323,6 +323,9 @@ def run_years(
         indicator_futures = {plan.year: side.submit(indicators_step, plan, force, indicators_writer)
                              for plan in plans}
         if tasks:
+            if pooled_here and page_function is execute_page:
+                # papermill, nbformat and nbconvert imported while the kernels start
+                threading.Thread(target=preload, name="plancadre-imports", daemon=True).start()
             if own_executor:
                 executor, client = _make_executor(min(jobs, len(tasks)), scheduler)
             if pooled_here:

@@ -40,6 +40,10 @@ KERNEL_IMPORTS = (
     "del _name, importlib\n"
 )
 
+#: Added to the kernel's command line: IPython's history (a SQLite database written after every
+#: cell) is of no use to a notebook run by papermill.
+KERNEL_ARGUMENTS = ("--HistoryManager.enabled=False",)
+
 KERNEL_RESET = (
     '__import__("sys").modules["_plancadre_pool"].reset()\n'
     'get_ipython().execution_count = 1\n'
@@ -211,7 +215,9 @@ class _Kernel:
             # The kernel's own stdout/stderr (start-up warnings) would mix with the progress bar;
             # what the notebook prints reaches the notebook through the messaging channels.
             # ``independent``: no parent-process watch (JPY_PARENT_PID) in a kernel to be kept.
+            # No IPython history database: every cell would be written (and committed) to SQLite.
             run_sync(self.km.start_kernel)(cwd=root, env=kernel_environment(), independent=detached,
+                                           extra_arguments=list(KERNEL_ARGUMENTS),
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with _kernels_lock:
             _live_kernels.add(self)
