@@ -167,13 +167,41 @@ def prepare_notebook(nb: "NotebookNode") -> "NotebookNode":
     return out
 
 
+_OUTPUT_DIV = re.compile(r'(<div\b[^>]*\bclass="[^"]*\bjp-OutputArea-output\b[^"]*"[^>]*?)(/?>)')
+
+
+def _plain_exporter_class():
+    """nbconvert's HTMLExporter without its final pass: a BeautifulSoup parse and re-serialisation
+    of the whole page, base64 images included (40 % of the rendering time), which only adds an
+    English alt text to images without one (:func:`postprocess_html` gives them a French one) and
+    ``tabindex="0"`` on outputs (added here on the text, so that keyboard users can scroll them)."""
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+
+    class PlainHTMLExporter(HTMLExporter):
+        def from_notebook_node(self, nb, resources=None, **kw):
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get("highlight_code",
+                                              Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            filter_data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata,
+                                                     parent=self, resources=resources)
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", filter_data_type)
+            html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            return _OUTPUT_DIV.sub(r'\1 tabindex="0"\2', html), resources
+
+    return PlainHTMLExporter
+
+
 def _exporter():
     """One configured HTMLExporter per thread (the exporter keeps state while converting)."""
     exporter = getattr(_local, "exporter", None)
     if exporter is None:
-        from nbconvert import HTMLExporter
-
-        exporter = HTMLExporter(
+        exporter = _plain_exporter_class()(
             template_name=NOTEBOOK_TEMPLATE,
             extra_template_basedirs=[str(TEMPLATES_DIR)],
         )
