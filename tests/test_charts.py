@@ -262,3 +262,39 @@ def test_axis_numbers_are_written_the_french_way(value, decimals):
     text = charts.french_formatter(decimals)(value, 0)
     assert "." not in text
     assert re.fullmatch(r"−?\d{1,3}(\u00a0\d{3})*(,\d+)?", text), text
+
+
+def _pixels(png: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def test_png_bytes_has_the_pixels_of_savefig_and_reuses_one_renderer_per_size():
+    import io
+
+    def make():
+        return charts.indicator_chart(SERIES, title="Femmes accueillies", unit="femmes",
+                                      years=(2018, 2021), target=1100.0)
+
+    reference = io.BytesIO()
+    make().savefig(reference, format="png", dpi=charts.DPI)
+    first = charts.png_bytes(make())
+    renderer = charts._RENDERERS[(640, 320, float(charts.DPI))]
+    second = charts.png_bytes(make())
+    assert first == second
+    assert charts._RENDERERS[(640, 320, float(charts.DPI))] is renderer  # drawn on the same one
+    assert (_pixels(first) == _pixels(reference.getvalue())).all()
+    # a figure of another size, between two, does not leave a stale picture behind
+    charts.png_bytes(charts.new_figure((2, 2)))
+    assert charts.png_bytes(make()) == first
+    assert _png_size(charts.png_bytes(make(), dpi=50)) == (320, 160)
+
+
+def test_figure_html_empties_the_figure():
+    fig = charts.indicator_chart(SERIES, title="", unit="femmes", years=(2018, 2021))
+    charts.figure_html(fig, "Femmes accueillies.")
+    assert fig.axes == [] and fig.texts == [] and fig.legends == []
