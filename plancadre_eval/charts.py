@@ -639,13 +639,65 @@ PNG_COMPRESS_LEVEL = 3
 #: "2021", "0"…) are measured once, and no buffer is allocated per figure.
 _RENDERERS: dict[tuple[int, int, float], RendererAgg] = {}
 _RENDERERS_KEPT = 6
+#: Glyph layouts of the texts drawn (see :class:`_LayoutCachingRenderer`), shared by the renderers.
+_LAYOUTS: dict[tuple, tuple] = {}
+_LAYOUTS_KEPT = 4096
+
+
+def _hashable(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+class _LayoutCachingRenderer(RendererAgg):
+    """The Agg renderer, remembering where the glyphs of a text go.
+
+    Matplotlib (3.11) shapes every text again each time it is drawn (``FT2Font._layout``, about
+    50 µs a character), though the glyphs and their offsets from the text's origin depend only on
+    the string, the font, its size, the resolution and the hinting: the same labels ("Année",
+    "2021", "0"…) are drawn on every chart. This renderer draws each text exactly as
+    ``RendererAgg.draw_text`` does, with the layout taken from :data:`_LAYOUTS` when that text
+    has been drawn before (same pixels)."""
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        if ismath:
+            return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        from matplotlib.backends.backend_agg import get_hinting_flag
+
+        font = self._prepare_font(prop)
+        size = prop.get_size_in_points()
+        flags = get_hinting_flag()
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        key = (font, size, self.dpi, s, flags, _hashable(features), _hashable(language))
+        glyphs = _LAYOUTS.get(key)
+        if glyphs is None:
+            glyphs = tuple((item.ft_object, item.glyph_index, item.x, item.y)
+                           for item in font._layout(s, flags=flags, features=features,
+                                                    language=language))
+            if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = glyphs
+        self._draw_text_glyphs_and_boxes(
+            gc, x, y, angle,
+            ((ft_object, size, glyph_index, 0, 1, dx, dy)
+             for ft_object, glyph_index, dx, dy in glyphs),
+            [])
+
+
+#: The renderer class: the caching one when this matplotlib draws text as 3.11 does.
+_RENDERER_CLASS = (_LayoutCachingRenderer
+                   if hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+                   and hasattr(__import__("matplotlib.ft2font").ft2font.FT2Font, "_layout")
+                   else RendererAgg)
 
 
 def _renderer(width: int, height: int, dpi: float) -> RendererAgg:
     key = (width, height, float(dpi))
     renderer = _RENDERERS.pop(key, None)
     if renderer is None:
-        renderer = RendererAgg(width, height, dpi)
+        renderer = _RENDERER_CLASS(width, height, dpi)
     _RENDERERS[key] = renderer  # most recently used last
     while len(_RENDERERS) > _RENDERERS_KEPT:
         del _RENDERERS[next(iter(_RENDERERS))]

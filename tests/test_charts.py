@@ -298,3 +298,18 @@ def test_figure_html_empties_the_figure():
     fig = charts.indicator_chart(SERIES, title="", unit="femmes", years=(2018, 2021))
     charts.figure_html(fig, "Femmes accueillies.")
     assert fig.axes == [] and fig.texts == [] and fig.legends == []
+
+
+def test_the_glyph_layout_of_a_text_is_computed_once():
+    if charts._RENDERER_CLASS is not charts._LayoutCachingRenderer:
+        pytest.skip("matplotlib sans FT2Font._layout : rendu Agg ordinaire")
+
+    def make():
+        return charts.indicator_chart(SERIES, title="", unit="femmes", years=(2018, 2021))
+
+    charts._LAYOUTS.clear()
+    first = charts.png_bytes(make())
+    laid_out = dict(charts._LAYOUTS)
+    assert any(key[3] == "Année" for key in laid_out)  # the axis label, among others
+    assert charts.png_bytes(make()) == first
+    assert charts._LAYOUTS == laid_out  # every text of the second figure found in the cache
