@@ -27,7 +27,7 @@ from . import paths
 from .referential import Fiche, Indicator, Referential, load_referential
 from .territories import Level, indicator_codes
 
-MARKER = "DEMONSTRATION"
+MARKER = paths.DEMO_MARKER
 DEMO_SOURCE = "données de démonstration (fictives)"
 ARRONDISSEMENTS = ("621", "622", "623", "624", "625", "626", "627")
 #: Weights for splitting a département figure over arrondissements (≈ legal population shares).

@@ -18,7 +18,9 @@ Then, for a year (and optionally some fiches): :meth:`Engine.table` (``indicateu
 :meth:`Engine.milestones`, :meth:`Engine.completeness`, :meth:`Engine.status` /
 :meth:`Engine.statuses` (rule in :mod:`plancadre_eval.statuses`), :meth:`Engine.discrepancies`.
 Values are computed once per indicator and cached in the instance (all years at once), as are the
-targets and milestones assessed for a year, so a page builds one engine and asks it everything.
+per-fiche results of a year (table rows, targets, completeness, status facts) and the tables
+asked for (returned as copies): the pages of a year rendered by one process share one engine
+(``evaluation.context``) and compute each of them once.
 How values are computed is described in :mod:`plancadre_eval.indicators`.
 """
 
@@ -67,7 +69,24 @@ class Engine:
         self.referential = referential
         self.expected = expected
         self.secret_threshold = secrecy.check_threshold(secret_threshold)
-        self.cells = IndicatorCells(referential, observations, population, public, expected)
+        #: ``cells``: the values of every indicator (:class:`IndicatorCells`); ``_memo``: results
+        #: already computed, ``{(kind, year, fiche id or ids): value}`` (per-fiche rows are never
+        #: handed out: tables are built from them, and whole tables are copied). Both are shared
+        #: with the engines built earlier in this thread from the same inputs (:func:`_shared_state`).
+        self.cells, self._memo = _shared_state(referential, observations, population, public,
+                                               expected, self.secret_threshold)
+
+    def _memoized(self, key: tuple, compute):
+        """``self._memo[key]``, computed by ``compute()`` the first time."""
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
+
+    def _table_copy(self, key: tuple, compute) -> pd.DataFrame:
+        """A copy of the table kept under ``key`` (computed once): callers may modify it."""
+        return self._memoized(key, compute).copy()
 
     @property
     def observations(self) -> pd.DataFrame:
@@ -106,10 +125,16 @@ class Engine:
         the way from the reference to the target.
         """
         year = self._year(year)
+        selected = self._fiches(fiches)
+        return self._table_copy(("computed_table", year, tuple(f.id for f in selected)),
+                                lambda: self._computed_table(year, selected))
+
+    def _computed_table(self, year: int, selected: list[Fiche]) -> pd.DataFrame:
         rows: list[dict[str, Any]] = []
-        for fiche in self._fiches(fiches):
-            for ind in fiche.indicateurs:
-                rows.extend(self._indicator_rows(fiche, ind, year))
+        for fiche in selected:
+            rows.extend(self._memoized(("table_rows", year, fiche.id),
+                                       lambda: [r for ind in fiche.indicateurs
+                                                for r in self._indicator_rows(fiche, ind, year)]))
         columns = [c for c in TABLE_COLUMNS if c not in ("diffusion", "motif_secret")] + list(HELPER_COLUMNS)
         table = _sorted_table(rows, columns)
         table["annee"] = table["annee"].astype(int)
@@ -125,9 +150,15 @@ class Engine:
         milestone status on jalon-type indicators, "sans cible" otherwise. Sorted by fiche,
         indicator, level (département first) and territory code.
         """
-        table = self.computed_table(year, fiches)
-        masked = secrecy.apply_secrecy(table, self.referential, self.secret_threshold)
-        return masked[[c for c in TABLE_COLUMNS if c in masked] + list(HELPER_COLUMNS)]
+        year = self._year(year)
+        selected = self._fiches(fiches)
+
+        def compute() -> pd.DataFrame:
+            table = self.computed_table(year, [f.id for f in selected])
+            masked = secrecy.apply_secrecy(table, self.referential, self.secret_threshold)
+            return masked[[c for c in TABLE_COLUMNS if c in masked] + list(HELPER_COLUMNS)]
+
+        return self._table_copy(("table", year, tuple(f.id for f in selected)), compute)
 
     def _indicator_rows(self, fiche: Fiche, ind: Indicator, year: int) -> list[dict[str, Any]]:
         cells = self.cells
@@ -211,6 +242,9 @@ class Engine:
         """
         year = self._year(year)
         fiche = self._fiches([fiche_id])[0]
+        return self._table_copy(("values", year, fiche.id), lambda: self._values(year, fiche))
+
+    def _values(self, year: int, fiche: Fiche) -> pd.DataFrame:
         first = self.referential.plan.annee_reference
         rows = []
         for ind in fiche.indicateurs:
@@ -240,25 +274,32 @@ class Engine:
         whose value is secret shows no value.
         """
         year = self._year(year)
+        rows = [r for f in self._fiches(fiches) for r in self._target_rows(f, year)]
+        return pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
+
+    def _target_rows(self, fiche: Fiche, year: int) -> list[dict[str, Any]]:
+        """The rows of :meth:`targets` for one fiche (computed once per year; not to modify)."""
+        return self._memoized(("targets", year, fiche.id), lambda: self._fiche_targets(fiche, year))
+
+    def _fiche_targets(self, fiche: Fiche, year: int) -> list[dict[str, Any]]:
         cells, ref = self.cells, self.referential
         rows = []
-        for fiche in self._fiches(fiches):
-            for target in fiche.cibles:
-                row = {"fiche": fiche.id, **cells.target_row(target, year)}
-                ind = cells.indicators.get(target.indicateur or "")
-                if (ind is not None and target.territoire != cells.dept
-                        and secrecy.counts_persons(ind, ref)):
-                    year_cells = [c for c in cells.cells(ind) if c.annee == year]
-                    frame = pd.DataFrame({"indicateur": ind.id, "annee": year,
-                                          "territoire": [c.territoire for c in year_cells],
-                                          "niveau": [c.niveau for c in year_cells],
-                                          "valeur": [c.valeur for c in year_cells],
-                                          "effectif": [c.effectif for c in year_cells]})
-                    reasons = secrecy.secrecy_reasons(frame, ref, self.secret_threshold)
-                    if any(r and c.territoire == target.territoire for r, c in zip(reasons, year_cells)):
-                        row.update(valeur=NAN, progression_pct=NAN)
-                rows.append(row)
-        return pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
+        for target in fiche.cibles:
+            row = {"fiche": fiche.id, **cells.target_row(target, year)}
+            ind = cells.indicators.get(target.indicateur or "")
+            if (ind is not None and target.territoire != cells.dept
+                    and secrecy.counts_persons(ind, ref)):
+                year_cells = [c for c in cells.cells(ind) if c.annee == year]
+                frame = pd.DataFrame({"indicateur": ind.id, "annee": year,
+                                      "territoire": [c.territoire for c in year_cells],
+                                      "niveau": [c.niveau for c in year_cells],
+                                      "valeur": [c.valeur for c in year_cells],
+                                      "effectif": [c.effectif for c in year_cells]})
+                reasons = secrecy.secrecy_reasons(frame, ref, self.secret_threshold)
+                if any(r and c.territoire == target.territoire for r, c in zip(reasons, year_cells)):
+                    row.update(valeur=NAN, progression_pct=NAN)
+            rows.append(row)
+        return rows
 
     def milestones(self, year: int, fiches: Iterable[str] | str | None = None) -> pd.DataFrame:
         """Status of every milestone (``jalons``) at 31 December of ``year``.
@@ -276,6 +317,11 @@ class Engine:
 
     # completeness and statuses ------------------------------------------------------------------
     def _completeness_rows(self, fiche: Fiche, year: int) -> list[dict[str, Any]]:
+        """The rows of :meth:`completeness` for one fiche (computed once per year; not to modify)."""
+        return self._memoized(("completeness", year, fiche.id),
+                              lambda: self._fiche_completeness(fiche, year))
+
+    def _fiche_completeness(self, fiche: Fiche, year: int) -> list[dict[str, Any]]:
         cells = self.cells
         rows = []
         for ind in fiche.indicateurs:
@@ -322,10 +368,14 @@ class Engine:
         """The facts the status rule needs for one fiche and year (see :class:`FicheFacts`)."""
         year = self._year(year)
         fiche = self._fiches([fiche_id])[0]
+        return self._memoized(("facts", year, fiche.id), lambda: self._facts(year, fiche))
+
+    def _facts(self, year: int, fiche: Fiche) -> FicheFacts:
         cells = self.cells
         comp = self._completeness_rows(fiche, year)
         milestones = [cells.milestone_row(fiche, m, year) for m in fiche.jalons]
-        targets = [cells.target_row(t, year) for t in fiche.cibles]
+        # statuses of the targets (secrecy empties a value, never a status)
+        targets = self._target_rows(fiche, year)
         values: list[float] = []
         texts = 0
         for ind in fiche.indicateurs:
@@ -338,9 +388,7 @@ class Engine:
                 texts += sum(1 for (y, _), r in cells.reports.get(ind.id, {}).items()
                              if y == year and (r.texte or r.commentaires))
         ids = {i.id for i in fiche.indicateurs} | {m.id for m in fiche.jalons}
-        obs = cells.obs
-        sel = (obs["annee"] == year) & (obs["indicateur"].isin(ids) | (obs["fiche"] == fiche.id))
-        comments = int(((obs["texte"] != "") | (obs["commentaire"] != ""))[sel].sum())
+        comments = sum(1 for ind, f in self._commented_rows(year) if ind in ids or f == fiche.id)
         return FicheFacts(
             expected=len(comp), reported=sum(1 for r in comp if r["declare"]),
             milestones=tuple((m["jalon"], m["statut"], m["echeance"]) for m in milestones),
@@ -350,10 +398,28 @@ class Engine:
             texts=texts, comments=comments,
         )
 
+    def _commented_rows(self, year: int) -> list[tuple[str, str]]:
+        """``(indicateur, fiche)`` of the observations of ``year`` with a text or a comment (once
+        per year: every fiche's :meth:`facts` counts its own among them)."""
+        def compute() -> list[tuple[str, str]]:
+            obs = self.cells.obs
+            sel = (obs["annee"] == year) & ((obs["texte"] != "") | (obs["commentaire"] != ""))
+            return list(zip(obs.loc[sel, "indicateur"], obs.loc[sel, "fiche"]))
+
+        return self._memoized(("commented", year), compute)
+
     def status(self, year: int, fiche_id: str) -> tuple[FicheStatus, list[str]]:
         """(status, reasons in French) of a fiche for ``year`` by
         :data:`plancadre_eval.statuses.FICHE_STATUS_RULE`."""
-        return decide_fiche_status(self.facts(year, fiche_id), self._year(year))
+        year = self._year(year)
+        fiche_id = self._fiches([fiche_id])[0].id
+
+        def compute() -> tuple[FicheStatus, tuple[str, ...]]:
+            status, reasons = decide_fiche_status(self.facts(year, fiche_id), year)
+            return status, tuple(reasons)
+
+        status, reasons = self._memoized(("status", year, fiche_id), compute)
+        return status, list(reasons)
 
     def statuses(self, year: int, fiches: Iterable[str] | str | None = None) -> pd.DataFrame:
         """Status of every fiche (or ``fiches``) for ``year``: columns :data:`STATUS_COLUMNS`
@@ -405,6 +471,58 @@ class Engine:
                          message=f"{r['indicateur']} ({r['annee']}), territoire {r['territoire']} : "
                                  f"{r['nature']} (valeurs couvertes par le secret statistique).")
         return _sorted_table(rows, DISCREPANCY_COLUMNS).drop_duplicates().reset_index(drop=True)
+
+
+#: Computed state of the engines built in this process: ``{key: (objects the key names by id,
+#: cells, results)}`` (see :func:`_shared_state`); the objects are kept so that their ids stay unique.
+_SHARED: dict[tuple, tuple[tuple, IndicatorCells, dict]] = {}
+
+
+def _shared_state(referential: Referential, observations, population, public, expected,
+                  threshold: int) -> tuple[IndicatorCells, dict[tuple, Any]]:
+    """The cells and computed results of an engine, shared by the engines built in the same thread
+    from the same inputs: the same referential and population objects (both immutable), and
+    observations, public series and expected territories of the same content (a digest of their
+    values). The pages of every year rendered by one kernel (each year has its own page context)
+    and the indicator tables of every year written by the runner thus compute each fiche's values
+    once. A copy with other inputs gets its own state; so does another thread (no state is shared
+    between threads)."""
+    import threading
+
+    try:
+        key = (threading.get_ident(), id(referential), id(population), int(threshold),
+               _content_digest(observations), _content_digest(dict(public or {})),
+               tuple(sorted((str(k), tuple(str(c) for c in v)) for k, v in (expected or {}).items())))
+    except TypeError:  # a value without a digest (unhashable): nothing is shared
+        return IndicatorCells(referential, observations, population, public, expected), {}
+    kept = _SHARED.get(key)
+    if kept is not None and kept[0][0] is referential and kept[0][1] is population:
+        return kept[1], kept[2]
+    if len(_SHARED) >= 8:
+        _SHARED.clear()
+    state = IndicatorCells(referential, observations, population, public, expected), {}
+    _SHARED[key] = ((referential, population), *state)
+    return state
+
+
+def _content_digest(value) -> str:
+    """SHA-256 of a table's columns, types, index, values and ``attrs`` (or of a mapping of
+    tables, or None); TypeError when a value cannot be hashed."""
+    import hashlib
+
+    h = hashlib.sha256()
+    if value is None:
+        h.update(b"none")
+    elif isinstance(value, Mapping):
+        for k in sorted(value, key=str):
+            h.update(repr(str(k)).encode() + _content_digest(value[k]).encode())
+    elif isinstance(value, pd.DataFrame):
+        h.update(repr((list(map(str, value.columns)), list(map(str, value.dtypes)),
+                       sorted((str(k), repr(v)) for k, v in value.attrs.items()))).encode())
+        h.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+    else:
+        raise TypeError(f"pas d'empreinte pour {type(value).__name__}")
+    return h.hexdigest()
 
 
 def completeness_summary(table: pd.DataFrame, by: Iterable[str] = ("fiche", "pilote")) -> pd.DataFrame:

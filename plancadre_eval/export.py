@@ -57,22 +57,78 @@ def _cell_value(v: Any) -> Any:
     return v
 
 
-def _xlsx_bytes(table: pd.DataFrame, sheet: str = "Indicateurs") -> bytes:
+#: Strings openpyxl writes as Excel errors rather than text (``openpyxl.cell.cell.ERROR_CODES``).
+_XLSX_ERROR_CODES = frozenset(('#NULL!', '#DIV/0!', '#VALUE!', '#REF!', '#NAME?', '#NUM!', '#N/A'))
+#: Control characters openpyxl refuses in a cell (``openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE``).
+_XLSX_ILLEGAL = frozenset(chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32)))
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _sheet_rows_xml(table: pd.DataFrame) -> str | None:
+    """The ``<row>`` elements of the data rows (rows 2…), written exactly as openpyxl writes them
+    (inline strings, numbers as ``%.16g``, empty cells left out), in one pass instead of one
+    openpyxl cell object per value. None when a value needs openpyxl's own handling (a formula-like
+    or error-code string, a control character, a very long text, a date, a boolean, an infinite
+    number…): the caller then lets openpyxl write every cell."""
+    from openpyxl.utils import get_column_letter
+
+    letters = [get_column_letter(i) for i in range(1, len(table.columns) + 1)]
+    out: list[str] = []
+    for r, row in enumerate(table.itertuples(index=False, name=None), start=2):
+        out.append(f'<row r="{r}">')
+        for letter, raw in zip(letters, row):
+            v = _cell_value(raw)
+            t = type(v)
+            if v is None:
+                continue
+            if t is str:
+                if v == "":
+                    out.append(f'<c r="{letter}{r}" t="inlineStr" />')
+                    continue
+                if (len(v) > 32767 or (len(v) > 1 and v[0] == "=") or v in _XLSX_ERROR_CODES
+                        or not _XLSX_ILLEGAL.isdisjoint(v)):
+                    return None
+                stripped = v.strip()
+                space = ' xml:space="preserve"' if stripped and stripped != v else ""
+                out.append(f'<c r="{letter}{r}" t="inlineStr"><is><t{space}>{_xml_text(v)}</t>'
+                           "</is></c>")
+            elif t is int or (t is float and math.isfinite(v)):
+                out.append(f'<c r="{letter}{r}" t="n"><v>{"%.16g" % v}</v></c>')
+            else:
+                return None
+        out.append("</row>")
+    return "".join(out)
+
+
+def _xlsx_bytes(table: pd.DataFrame, sheet: str = "Indicateurs", fast: bool = True) -> bytes:
+    """The workbook's bytes (see :func:`write_indicator_table`). The data rows are written by
+    :func:`_sheet_rows_xml` into the sheet openpyxl writes with the header only (same bytes as
+    openpyxl writing every cell, which ``fast=False`` or an unusual value falls back to)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
     from openpyxl.writer.excel import ExcelWriter
 
+    rows_xml = _sheet_rows_xml(table) if fast and len(table.columns) else None
     wb = Workbook()
     ws = wb.active
     ws.title = sheet
     ws.append(list(table.columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for row in table.itertuples(index=False, name=None):
-        ws.append([_cell_value(v) for v in row])
+    header_dimension = ws.dimensions
+    if rows_xml is None:
+        for row in table.itertuples(index=False, name=None):
+            ws.append([_cell_value(v) for v in row])
+        dimension = ws.dimensions
+    else:
+        dimension = f"A1:{get_column_letter(len(table.columns))}{len(table) + 1}"
     ws.freeze_panes = "A2"
     if len(table.columns):
-        ws.auto_filter.ref = ws.dimensions
+        ws.auto_filter.ref = dimension
     props = wb.properties
     props.creator = "plancadre-eval"
     props.lastModifiedBy = "plancadre-eval"
@@ -89,8 +145,22 @@ def _xlsx_bytes(table: pd.DataFrame, sheet: str = "Indicateurs") -> bytes:
             entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = 0o600 << 16
-            dst.writestr(entry, src.read(info.filename))
+            data = src.read(info.filename)
+            if rows_xml is not None and info.filename == "xl/worksheets/sheet1.xml":
+                data = _with_rows(data, rows_xml, header_dimension, dimension)
+            dst.writestr(entry, data)
     return fixed.getvalue()
+
+
+def _with_rows(sheet_xml: bytes, rows_xml: str, header_dimension: str, dimension: str) -> bytes:
+    """The sheet openpyxl wrote with the header row only, with the data rows and the whole
+    table's dimension."""
+    text = sheet_xml.decode("utf-8")
+    before, after = f'<dimension ref="{header_dimension}" />', f'<dimension ref="{dimension}" />'
+    if text.count(before) != 1 or text.count("</sheetData>") != 1:
+        raise RuntimeError("Feuille XLSX inattendue : en-tête ou données introuvables.")
+    text = text.replace(before, after).replace("</sheetData>", rows_xml + "</sheetData>")
+    return text.encode("utf-8")
 
 
 def analyst_table(table: pd.DataFrame, referential, name_of, fiche_statuses: dict[str, str]
@@ -113,9 +183,10 @@ def analyst_table(table: pd.DataFrame, referential, name_of, fiche_statuses: dic
     for col, d in ROUNDED_FIXED.items():
         if col in out:
             out[col] = [_round(v, d) for v in out[col]]
+    names = {code: name_of(code) for code in dict.fromkeys(str(c) for c in out["territoire"])}
     added = {"pilote": [pilots.get(str(f), "") for f in out["fiche"]],
              "statut_fiche": [str(fiche_statuses.get(str(f), "")) for f in out["fiche"]],
-             "nom_territoire": [name_of(str(c)) for c in out["territoire"]]}
+             "nom_territoire": [names[str(c)] for c in out["territoire"]]}
     for col, after in ANALYST_COLUMNS.items():
         out.insert(list(out.columns).index(after) + 1, col, added[col])
     return out

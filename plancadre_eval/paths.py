@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: The file marking a folder of demonstration data (written by ``plancadre-eval demo``).
+DEMO_MARKER = "DEMONSTRATION"
 
 
 def project_root() -> Path:

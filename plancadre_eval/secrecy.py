@@ -37,10 +37,13 @@ rows ``diffusion = "public"``. Comments (``commentaire``) are free text and are 
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .referential import Indicator, Referential
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
 
 #: Columns emptied when the row itself is masked.
 MASKED_COLUMNS = (
@@ -100,6 +103,9 @@ def secrecy_reasons(table: pd.DataFrame, referential: Referential, threshold: in
     (for counts, the value itself is used when ``effectif_col`` is absent or empty). Groups for
     secondary secrecy are (``indicateur``, ``year_col``, ``niveau``).
     """
+    import numpy as np  # here: checking a threshold (a run with nothing to redo) needs no pandas
+    import pandas as pd
+
     threshold = check_threshold(threshold)
     dept = referential.plan.departement
     n = len(table)
@@ -156,6 +162,9 @@ def apply_secrecy(table: pd.DataFrame, referential: Referential, threshold: int 
     Rows already marked ``diffusion == "secret"`` stay secret and other years' values of a table
     that already has ``diffusion`` are left as they are (applying twice changes nothing).
     """
+    import numpy as np  # here: checking a threshold (a run with nothing to redo) needs no pandas
+    import pandas as pd
+
     required = {"indicateur", "annee", "territoire", "valeur"}
     missing = sorted(required - set(table.columns))
     if missing:
@@ -197,6 +206,8 @@ def apply_secrecy(table: pd.DataFrame, referential: Referential, threshold: int 
 
 
 def _empty(out: pd.DataFrame, mask: np.ndarray, columns) -> None:
+    import numpy as np
+
     for col in columns:
         if col in out:
             out[col] = out[col].astype(float).where(~mask, np.nan)

@@ -35,13 +35,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from . import paths
 from .provenance import source_entry
 from .years import coerce_year
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from .referential import Indicator, Referential, Structure
 
 DEPARTEMENT = "62"
@@ -124,6 +124,7 @@ def _check_year(year: Any) -> int:
 
 
 def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    import pandas as pd  # imported when needed: a run with nothing to redo never loads it
     if not path.exists():
         raise FileNotFoundError(f"Fichier des territoires introuvable : {path}.")
     # utf-8-sig drops the byte-order mark of the EPCI file; codes stay strings.
@@ -139,6 +140,7 @@ def _require(df: pd.DataFrame, columns: list[str], path: Path) -> None:
 
 def _read_population(path: Path) -> pd.DataFrame:
     """One vintage file -> [commune, arrondissement, population] (population municipale)."""
+    import pandas as pd  # imported when needed: a run with nothing to redo never loads it
     raw = _read_csv(path, ";")
     dep_col = "CODDEP" if "CODDEP" in raw.columns else "DEP"
     _require(raw, [dep_col, "CODARR", "CODCOM", "PMUN"], path)
@@ -247,6 +249,7 @@ class Territories:
         return self._cache[key]
 
     def _aggregate(self, level: str, vintage: int) -> pd.DataFrame:
+        import pandas as pd  # imported when needed: a run with nothing to redo never loads it
         pop = self._pop[vintage]
         if level == "departement":
             out = pd.DataFrame({"territoire": [self.departement], "nom": [self.departement_name],
@@ -428,6 +431,7 @@ def load_territories(folder: str | Path | None = None) -> Territories:
 
 @functools.lru_cache(maxsize=8)
 def _load(folder_str: str) -> Territories:
+    import pandas as pd  # imported when needed: a run with nothing to redo never loads it
     folder = Path(folder_str)
     if not folder.is_dir():
         raise FileNotFoundError(f"Dossier des territoires introuvable : {folder}.")

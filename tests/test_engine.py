@@ -292,6 +292,78 @@ def test_fiche_statuses_feed_the_plan_summary():
     assert plan_summary(st_, REF).set_index("axe").loc["Ensemble", "fiches"] == 4
 
 
+
+def test_each_fiche_is_computed_once_per_year_and_tables_are_copies(monkeypatch):
+    """The pages of a year share one engine: statuses, tables, targets and completeness asked
+    again (for all fiches or one) reuse the per-fiche results; a table handed out is a copy."""
+    monkeypatch.setattr(ex, "_SHARED", {})
+    engine = Engine(REF, BASE_OBS, population=population, public={}, expected=EXPECTED)
+    calls: list[tuple[str, int, str]] = []
+    for name in ("_facts", "_fiche_targets", "_fiche_completeness", "_indicator_rows"):
+        original = getattr(Engine, name)
+
+        def counted(self, *args, _name=name, _original=original):
+            year = next(a for a in args if isinstance(a, int))
+            fiche = next(a for a in args if hasattr(a, "pilote_court"))
+            calls.append((_name, year, fiche.id))
+            return _original(self, *args)
+
+        monkeypatch.setattr(Engine, name, counted)
+    first = engine.statuses(2021)
+    table = engine.table(2021)
+    for _ in range(2):
+        assert engine.statuses(2021).equals(first)
+        engine.status(2021, "1.1")
+        engine.targets(2021), engine.completeness(2021, "1.1"), engine.table(2021, "1.1")
+        pd.testing.assert_frame_equal(engine.table(2021), table)
+    assert sorted(c for c in calls if c[0] == "_facts") == [("_facts", 2021, f) for f in
+                                                            ["1.1", "1.2", "2.1", "2.10"]]
+    for name in ("_fiche_targets", "_fiche_completeness"):
+        assert len([c for c in calls if c[0] == name]) == 4  # once per fiche
+    n_rows = len([c for c in calls if c[0] == "_indicator_rows"])
+    assert n_rows == sum(len(f.indicateurs) for f in REF.fiches)  # once per indicator
+    engine.statuses(2020)
+    assert len([c for c in calls if c[0] == "_facts"]) == 8  # another year is its own
+    table.loc[0, "valeur"] = -1.0
+    other = engine.table(2021)
+    other.loc[1, "libelle"] = "modifié"
+    fresh = engine.table(2021)
+    assert fresh.loc[0, "valeur"] != -1.0 and fresh.loc[1, "libelle"] != "modifié"
+
+
+
+def test_engines_built_from_the_same_inputs_share_what_they_computed(monkeypatch):
+    """Each year's page context builds its engine: built again in the same thread from the same
+    inputs (same content), an engine reuses the values and results already computed; other
+    observations, another threshold or another thread start afresh."""
+    import threading
+
+    monkeypatch.setattr(ex, "_SHARED", {})
+    calls = []
+    original = Engine._facts
+    monkeypatch.setattr(Engine, "_facts", lambda self, y, f: calls.append((y, f.id)) or original(self, y, f))
+
+    def build(observations=BASE_OBS, threshold=5):
+        return Engine(REF, observations, population=population, public={}, expected=EXPECTED,
+                      secret_threshold=threshold)
+
+    first = build().statuses(2021)
+    assert len(calls) == 4
+    again = build(BASE_OBS.copy())  # another object, same content
+    assert again.statuses(2021).equals(first) and len(calls) == 4
+    assert again.cells is build().cells
+    changed = BASE_OBS.copy()
+    changed.loc[0, "valeur"] = changed.loc[0, "valeur"] + 1
+    build(changed).statuses(2021)
+    build(threshold=3).statuses(2021)
+    assert len(calls) == 12
+    other: list = []
+    thread = threading.Thread(target=lambda: other.append(build().cells))
+    thread.start()
+    thread.join()
+    assert other[0] is not build().cells
+
+
 # --- the analysts' table ------------------------------------------------------------------------
 
 def test_indicator_table_columns_order_and_secrecy():

@@ -298,13 +298,16 @@ def trajectory_table(bd: BilanData) -> pd.DataFrame:
     baseline, and in % of the baseline)."""
     ctx, engine = bd.context, bd.context.engine
     dept = ctx.departement
+    indicators = {i.id: i for i in ctx.referential.indicators()}
+    # the year's whole table once (a row's secrecy depends on its indicator's rows only)
+    table = engine.table(bd.last)
+    dept_rows = table[table["territoire"] == dept]
     rows = []
     for iid in HEADLINE_INDICATORS:
-        ind = next((i for i in ctx.referential.indicators() if i.id == iid), None)
+        ind = indicators.get(iid)
         if ind is None:
             continue
-        table = engine.table(bd.last, ind.fiche)
-        row = table[(table["indicateur"] == iid) & (table["territoire"] == dept)]
+        row = dept_rows[dept_rows["indicateur"] == iid]
         baseline, change = MISSING, MISSING
         if not row.empty and not formatting.is_missing(row.iloc[0]["reference"]):
             r = row.iloc[0]

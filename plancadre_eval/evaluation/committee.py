@@ -111,18 +111,22 @@ def _reported_comments(data: "FicheData", year: int | None = None) -> pd.DataFra
     sel = obs[(obs["fiche"] == f.id) | obs["indicateur"].isin(ids)]
     sel = sel[sel["annee"] <= data.year] if year == 0 else sel[sel["annee"] == (year or data.year)]
     types = {i.id: i.type for i in f.indicateurs}
+    names: dict[str, str] = {}
     rows = []
-    for _, r in sel.iterrows():
+    for annee, indicateur, territoire, raw_texte, raw_comment in zip(
+            sel["annee"], sel["indicateur"], sel["territoire"], sel["texte"], sel["commentaire"]):
         texts = []
-        texte, comment = str(r["texte"] or "").strip(), str(r["commentaire"] or "").strip()
-        if types.get(str(r["indicateur"])) in ("qualitatif", "a_determiner") and texte \
+        texte, comment = str(raw_texte or "").strip(), str(raw_comment or "").strip()
+        if types.get(str(indicateur)) in ("qualitatif", "a_determiner") and texte \
                 and texte.lower() not in ("voir commentaire", "voir commentaires") and texte != comment:
             texts.append(texte)
         if comment:
             texts.append(comment)
         if texts:
-            rows.append([int(r["annee"]), str(r["indicateur"]), ctx.name_of(str(r["territoire"])),
-                         " — ".join(texts)])
+            code = str(territoire)
+            if code not in names:
+                names[code] = ctx.name_of(code)
+            rows.append([int(annee), str(indicateur), names[code], " — ".join(texts)])
     out = pd.DataFrame(rows, columns=["Année", "Indicateur", "Territoire", "Commentaire"])
     if out.empty:
         return out

@@ -261,11 +261,12 @@ def diagnostic_comparison_section(dd: DiagnosticData) -> Html:
                                     "(pointillés)."))
         for ind in dict.fromkeys(dd.region["indicateur"]):
             yrs = sorted(set(dd.region.loc[dd.region["indicateur"] == ind, "annee"]))
-            out.append(html_table(region_overview(dd, ind),
+            overview = region_overview(dd, ind)
+            out.append(html_table(overview,
                                   f"{ind} : victimes enregistrées pour 1 000 habitants par "
                                   f"département des Hauts-de-France, {yrs[0]}-{yrs[-1]}",
-                                  numeric=[c for c in region_overview(dd, ind).columns
-                                           if c != "Année"], row_header="Année"))
+                                  numeric=[c for c in overview.columns if c != "Année"],
+                                  row_header="Année"))
     out.append(f'<div class="note-source" role="note"><p><strong>Source</strong> : '
                f"{esc(public_data.FRANCE_LABEL)}, indicateurs « "
                f"{' » et « '.join(public_data.COMPARISON_INDICATORS)} » (unité de compte : "

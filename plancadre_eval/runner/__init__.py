@@ -341,9 +341,12 @@ def run_years(
         for year, fut in indicator_futures.items():
             indicator_outcome[year] = fut.result()
         if bilan is not None and "bilan" in notebooks:
+            # the sources the years just checked (re-hashed, from the manifest): reading the
+            # public files again would cost a second
+            bilan_sources = sources or ((lambda: plans[-1].sources) if plans else None)
             bilan_outcome = _render_bilan(bilan, bilan_params or (requests[-1][1] if requests else {}),
                                           referential, notebooks["bilan"], out, root, lib_hash, force,
-                                          token, page_function, executor, sources, dict(
+                                          token, page_function, executor, bilan_sources, dict(
                                               reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
                                               start_timeout=start_timeout, cell_timeout=cell_timeout))
         completed = True

@@ -271,7 +271,7 @@ def render_year_index(plan: YearPlan, pages: dict[str, Any], root: Path,
         dossier_donnees=data_dir, sources=plan.sources, indicateurs=indicators, suivi=followup,
         parametres=params, referentiel=display_path(ref.folder, root),
         empreinte_referentiel=plan.referential_hash, empreinte_bibliotheque=plan.library_hash,
-        n_echecs=n_failed, demonstration=(plan.data_dir / "DEMONSTRATION").exists(),
+        n_echecs=n_failed, demonstration=(plan.data_dir / paths.DEMO_MARKER).exists(),
     )
 
 
@@ -283,8 +283,6 @@ def _year_dirs(out: Path) -> list[Path]:
 def write_multi_year_table(out: Path) -> list[Path]:
     """``indicateurs-<first>-<last>.csv`` / ``.xlsx`` in ``out`` from the ``indicateurs.csv`` of
     every year present (at least two years; older multi-year tables are removed)."""
-    from ..export import read_indicator_csv, write_multi_year_table as write_table
-
     files = [d / "indicateurs.csv" for d in _year_dirs(out) if (d / "indicateurs.csv").exists()]
     stale = sorted(out.glob("indicateurs-*-*.*")) if out.exists() else []
     if len(files) < 2:
@@ -294,6 +292,8 @@ def write_multi_year_table(out: Path) -> list[Path]:
     if all(p.exists() for p in current) and \
             min(p.stat().st_mtime_ns for p in current) >= max(f.stat().st_mtime_ns for f in files):
         return current  # no yearly table changed since: a run where nothing changed stays fast
+    from ..export import read_indicator_csv, write_multi_year_table as write_table  # (pandas)
+
     tables = [t for t in (read_indicator_csv(f) for f in files) if {"fiche", "annee"} <= set(t.columns)]
     if len(tables) < 2:
         return []
@@ -308,7 +308,6 @@ def write_top_index(out: Path, title: str, root: Path | None = None) -> None:
     """``outputs/index.html``: the bilans, the years present with their numbers of pages and
     failures, the multi-year indicator table, and the demonstration notice when a year's (or a
     bilan's) data folder holds demonstration data."""
-    from .. import demo
     from .bilan import listed_bilans
 
     years, folders = [], []
@@ -321,7 +320,7 @@ def write_top_index(out: Path, title: str, root: Path | None = None) -> None:
         folders.append((manifest.get("donnees") or {}).get("dossier"))
     bilans = listed_bilans(out)
     folders += [b.get("donnees") for b in bilans]
-    demonstration = any(f and (paths.resolve(f, root=root) / demo.MARKER).exists() for f in folders)
+    demonstration = any(f and (paths.resolve(f, root=root) / paths.DEMO_MARKER).exists() for f in folders)
     tables = sorted(p.name for p in out.glob("indicateurs-*-*.*")) if out.exists() else []
     html = render_page("accueil.html.j2", annees=years, titre=title, bilans=bilans,
                        tableaux=tables, demonstration=demonstration)
