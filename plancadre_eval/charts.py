@@ -363,13 +363,18 @@ def draw_arrondissement_map(
         has = not _missing(value) and code not in secret
         for ring in rings:
             pts = _project(ring, lat0)
+            # the data limits of a polygon are those of its vertices: added as an artist with the
+            # limits updated from the vertices at once, rather than by ax.add_patch, which looks
+            # for the extrema of every segment as if it were a Bézier curve (the same limits,
+            # 30 times slower on these outlines)
+            ax.update_datalim(pts)
             if has:
                 patch = Polygon(pts, closed=True, facecolor=mapper.to_rgba(float(value)),
                                 edgecolor="white", linewidth=1.0)
             else:
                 patch = Polygon(pts, closed=True, facecolor="#F2F2F2", edgecolor="white",
                                 hatch="///", linewidth=1.0)
-            ax.add_patch(patch)
+            ax.add_artist(patch)
         main = max(rings, key=len)
         cx, cy = _centroid(_project(main, lat0))
         if code in secret:

@@ -128,6 +128,10 @@ def test_arrondissement_map_draws_every_ring_and_writes_each_value():
     hatched = [p for p in polygons if p.get_hatch()]
     assert len(hatched) == 3  # Béthune (secret, 2 rings) and Lens (no value)
     assert sorted(_texts(fig)) == ["Arras\n2,5", "Béthune\nsecret", "Lens\nnon déclaré"]
+    # the map spans its outlines (limits from the vertices, each x scaled by cos(latitude))
+    k = math.cos(math.radians(50.5))
+    (x0, y0), (x1, y1) = fig.axes[0].dataLim.get_points()
+    assert (x0, y0, y1) == (0.0, 50.0, 51.0) and x1 == pytest.approx(4 * k)
 
 
 def test_maps_panel_has_one_map_per_dispositif():
