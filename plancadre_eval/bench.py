@@ -449,9 +449,10 @@ def one_fiche_measures(*, root: Path, year: int, fiche: str, data: Path, referen
                        params: dict, nb_dir: Path, scratch: Path,
                        env: dict[str, str]) -> list[tuple[str, bool, str]]:
     """One fiche, side by side (issue 14): papermill then nbconvert by hand on the fiche;
-    ``run --fiche`` cold (no kernel running, the year's aggregates there, nothing for the fiche);
-    ``run --fiche`` after an edit of the fiche's complement (one is written in a copy of the
-    notebooks when the fiche has none). Returns the checks (label, ok, detail)."""
+    ``run --fiche --garder-noyau`` cold (no kernel running, the year's aggregates there, nothing
+    for the fiche); ``run --fiche --garder-noyau`` after an edit of the fiche's complement (one is
+    written in a copy of the notebooks when the fiche has none), which adopts the kernel the cold
+    run kept. Returns the checks (label, ok, detail)."""
     from .runner.complements import COMPLEMENTS_DIR, complement_name
     from .runner.constants import NOTEBOOK_FILES
 
@@ -470,6 +471,7 @@ def one_fiche_measures(*, root: Path, year: int, fiche: str, data: Path, referen
     out = scratch / "une-fiche-sorties"
     run_cmd = [_bin("plancadre-eval"), "run", "--year", str(year), "--data", rel(data), "--out",
                rel(out), "--fiche", fiche, "--quiet"]
+    stop_cmd = [_bin("plancadre-eval"), "run", "--arreter-noyau"]
     print(f"\nUne fiche ({fiche}) :")
 
     executed = scratch / f"une-fiche-{fiche}.ipynb"
@@ -493,7 +495,9 @@ def one_fiche_measures(*, root: Path, year: int, fiche: str, data: Path, referen
         return [("run --fiche (préparation)", False, _fail(proc, "plancadre-eval run --fiche"))]
     print(f"  préparation (agrégats de l'année et fiche) : {t_first:.1f} s")
     (out / str(year) / f"fiche-{fiche}.html").unlink()
-    t_cold, proc = _run(run_cmd, cwd=root, env=env)
+    _run(stop_cmd, cwd=root, env=env)  # no kernel kept by an earlier command: really cold
+    # the analyst's loop: --garder-noyau keeps the kernel warm for the next command
+    t_cold, proc = _run(run_cmd + ["--garder-noyau"], cwd=root, env=env)
     cold_rendered = sorted(n for n, p in _manifest(out, year).get("pages", {}).items()
                            if p.get("cache") == "re-rendu")
     print(f"  run --fiche {fiche} à froid (aucun noyau, page de la fiche absente) : {t_cold:.1f} s ; "
@@ -502,10 +506,12 @@ def one_fiche_measures(*, root: Path, year: int, fiche: str, data: Path, referen
     nb["cells"].append({"cell_type": "markdown", "id": "banc-modification", "metadata": {},
                         "source": "Modification du banc d'essai."})
     complement.write_text(json.dumps(nb), encoding="utf-8")
-    t_comp, proc = _run(run_cmd, cwd=root, env=env)
+    t_comp, proc = _run(run_cmd + ["--garder-noyau"], cwd=root, env=env)
+    _run(stop_cmd, cwd=root, env=env)
     comp_rendered = sorted(n for n, p in _manifest(out, year).get("pages", {}).items()
                            if p.get("cache") == "re-rendu")
-    print(f"  run --fiche {fiche} après modification du complément : {t_comp:.1f} s ; pages "
+    print(f"  run --fiche {fiche} après modification du complément (noyau gardé prêt par le run "
+          f"précédent, --garder-noyau) : {t_comp:.1f} s ; pages "
           f"produites : {', '.join(comp_rendered) or 'aucune'}")
     return [
         (f"une fiche à froid en au plus {ONE_FICHE_COLD_LIMIT_S:g} s",

@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--referentiel", help="dossier du référentiel ; défaut : selon params")
     p.add_argument("--revue", help="dossier des revues du comité (<année>.xlsx ou .csv) ; "
                                    "défaut : selon params, sinon data/revue")
+    p.add_argument("--garder-noyau", action="store_true",
+                   help="laisser un noyau prêt après le run (arrêté après 20 min sans usage) : le "
+                        "run suivant du projet, par exemple après une retouche, part plus vite")
+    p.add_argument("--arreter-noyau", action="store_true",
+                   help="arrêter le noyau gardé prêt par --garder-noyau (sans rien produire)")
 
     p = sub.add_parser("revue", help="écrire le classeur de revue du comité de pilotage d'une année")
     p.add_argument("--year", type=int, required=True, help="année évaluée")

@@ -182,6 +182,8 @@ def _exporter():
         exporter.exclude_output_prompt = True
         exporter.exclude_anchor_links = True
         exporter.embed_images = True
+        # one validation of the notebook after all preprocessors, not one after each (eleven)
+        exporter.optimistic_validation = True
         _local.exporter = exporter
     return exporter
 

@@ -21,6 +21,7 @@ import hashlib
 import json
 import re
 import shutil
+import time
 from html import unescape
 from pathlib import Path
 
@@ -831,6 +832,8 @@ def test_total_line_counts_fiches_out_of_the_plan_and_pages():
         "2021 : 1 fiche sur 36 ; 1 produite(s), 1 réutilisée(s), 0 échec(s) ; 2,0 s."
     assert format_total(records, {2021: 34, 2022: 36}, 36, 10).startswith(
         "2021 : 34 fiches sur 36 ; 2022 : 36 fiches sur 36 ;")
+    assert format_total([_record("bilan", cache=CACHE_REUSED, kind="bilan")], {}, 36, 0.9) == \
+        "bilan du plan ; 0 produite(s), 1 réutilisée(s), 0 échec(s) ; 0,9 s."
 
 
 def test_failure_line_is_the_french_sentence_without_traceback():
@@ -1010,3 +1013,29 @@ def test_multi_year_table_of_the_years_present(tmp_path):
     assert "valeur_precise" not in header and "nom_territoire" in header
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref
     assert [ws.cell(row=r, column=1).value for r in (2, 3)] == ["2.10", "2.10"]
+
+
+@pytest.mark.slow
+def test_kept_kernel_is_adopted_by_the_next_run_then_released(executed, tmp_path, monkeypatch):
+    from plancadre_eval.runner import resident
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    proj = copy_project(executed, tmp_path)
+    root = str(proj.root.resolve())
+    first = proj.run(page_function=execute_page, force=True, fiches=["2.10"], keep_kernel=True)
+    assert first.exit_code == 0
+    assert runner.shutdown_kernels() == 0  # the kept kernel is no longer this process' to stop
+    kept = resident.read(root)
+    assert kept is not None and resident._pid_alive(kept["pid"])
+
+    again = proj.run(page_function=execute_page, force=True, fiches=["2.10"], keep_kernel=True)
+    assert again.exit_code == 0
+    assert proj.html("fiche-2.10") == executed.first_pages["fiche-2.10.html"]  # same bytes
+    assert resident.read(root)["pid"] == kept["pid"]  # adopted, then kept again
+
+    last = proj.run(page_function=execute_page, force=True, fiches=["2.10"])  # without keeping
+    assert last.exit_code == 0 and resident.read(root) is None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and resident._pid_alive(kept["pid"]):
+        time.sleep(0.1)
+    assert not resident._pid_alive(kept["pid"])

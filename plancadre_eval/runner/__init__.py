@@ -75,8 +75,8 @@ from .constants import (
     DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_WARM_MODULES, ERROR_INVALID_DATA,
     NOTEBOOK_FILES, STATUS_FAILED, STATUS_OK,
 )
-from .kernels import shutdown_kernels
-from .page import PageResult, PageTask, execute_page
+from .kernels import keep_one_kernel, offer_kept_kernel, shutdown_kernels
+from .page import PageResult, PageTask, execute_page, preload
 from .planning import Validator, YearPlan, notebook_parameters, plan_year
 from .report import (
     PageRecord, finalize_year, format_failure, format_summary, format_total, indicators_step,
@@ -243,6 +243,7 @@ def run_years(
     hooks: RunHooks | None = None,
     bilan: tuple[int, int] | None = None,
     bilan_params: dict[str, Any] | None = None,
+    keep_kernel: bool = False,
 ) -> RunResult:
     """Render the years of ``requests`` (``(year, parameters)`` pairs, parameters already resolved,
     see :func:`resolve_params`). Every year is validated and planned before any kernel starts.
@@ -252,6 +253,9 @@ def run_years(
     (``scheduler`` address); ``hooks`` replaces parts of the run (tests, see :class:`RunHooks`).
     ``bilan`` ``(first, last)`` also renders the bilan page (:mod:`.bilan`) with ``bilan_params``
     (default: the parameters of the last year requested).
+    A kernel kept warm by an earlier ``keep_kernel`` run of the same project is adopted by the
+    first worker (thread pool only); with ``keep_kernel`` one kernel is kept warm when the run
+    ends (:mod:`.resident`).
     """
     hooks = hooks or RunHooks()
     page_function = hooks.page_function or execute_page
@@ -276,6 +280,10 @@ def run_years(
             print(n, file=sys.stderr)
 
     token = uuid.uuid4().hex
+    from . import resident
+
+    pooled_here = hooks.executor is None and not scheduler and reuse_kernels
+    kept_key = resident.compatibility_key(str(root), tuple(warm_modules), lib_hash)
     tasks: list[PageTask] = []
     for plan in plans:
         plan.year_dir.mkdir(parents=True, exist_ok=True)
@@ -288,7 +296,8 @@ def run_years(
                     parameters=page.parameters, title=page.title, root=str(root), run_token=token,
                     reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
                     start_timeout=start_timeout, cell_timeout=cell_timeout,
-                    complement=str(page.complement) if page.complement else None))
+                    complement=str(page.complement) if page.complement else None,
+                    keep_kernel=keep_kernel))
 
     tasks = longest_first(tasks, referential)
     results: dict[tuple[int, str], PageResult] = {}
@@ -314,8 +323,13 @@ def run_years(
         indicator_futures = {plan.year: side.submit(indicators_step, plan, force, indicators_writer)
                              for plan in plans}
         if tasks:
+            if pooled_here and page_function is execute_page:
+                # papermill, nbformat and nbconvert imported while the kernels start
+                threading.Thread(target=preload, name="plancadre-imports", daemon=True).start()
             if own_executor:
                 executor, client = _make_executor(min(jobs, len(tasks)), scheduler)
+            if pooled_here:
+                offer_kept_kernel(resident.take(str(root), kept_key))
             futures = {executor.submit(page_function, t): t for t in tasks}
             pending = set(futures)
             counts = {STATUS_OK: 0, STATUS_FAILED: 0}
@@ -369,6 +383,9 @@ def run_years(
             except Exception:
                 pass
             client.close()
+        offer_kept_kernel(None)
+        if completed and keep_kernel and pooled_here:
+            keep_one_kernel(str(root), kept_key, resident.IDLE_MINUTES)
         if own_executor:
             shutdown_kernels()
 
@@ -540,6 +557,12 @@ def command_run(args: argparse.Namespace) -> int:
     def _terminate(signum, frame):  # SIGTERM: stop like Ctrl-C (kernels shut down, pages intact)
         raise KeyboardInterrupt
 
+    if getattr(args, "arreter_noyau", False):
+        from . import resident
+
+        stopped = resident.stop(str(paths.project_root()))
+        print("Noyau gardé prêt arrêté." if stopped else "Aucun noyau gardé prêt pour ce projet.")
+        return 0
     previous = signal.signal(signal.SIGTERM, _terminate) \
         if threading.current_thread() is threading.main_thread() else None
     try:
@@ -547,7 +570,8 @@ def command_run(args: argparse.Namespace) -> int:
         result = run_years(requests, referential=referential, out_dir=args.out, fiches=args.fiche,
                            jobs=args.jobs, force=args.force, quiet=args.quiet,
                            scheduler=args.scheduler, params_display=shown, bilan=bilan,
-                           bilan_params=bilan_params)
+                           bilan_params=bilan_params,
+                           keep_kernel=getattr(args, "garder_noyau", False))
     except UsageError as exc:
         print(f"plancadre-eval run : erreur : {exc}", file=sys.stderr)
         return 2

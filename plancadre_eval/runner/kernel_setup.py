@@ -1,7 +1,8 @@
 """Set-up of a pooled kernel, run once in each warm kernel after its warm-up imports.
 
-:func:`setup` snapshots the state a notebook may change and installs ``restore()`` in the module
-``_plancadre_pool`` (``sys.modules``); the runner calls ``restore()`` before each following
+:func:`setup` snapshots the state a notebook may change and installs ``restore()`` and ``reset()``
+(``%reset -f``, then ``restore()``) in the module ``_plancadre_pool`` (``sys.modules``); the runner
+calls ``reset()`` before each following
 notebook, so that every notebook starts from the state the warm-up left. The library
 (``plancadre_eval.*``) stays loaded from one notebook to the next: its caches are keyed by file
 contents (e.g. ``evaluation._COLLECTIONS``) and every page imports it anyway. Any other module
@@ -162,5 +163,46 @@ def setup():
         os.environ.update(state.environ)
         sys.path[:] = state.path
 
+    def reset():
+        """``%reset -f`` then :func:`restore`. ``%reset`` ends with a full garbage collection
+        (IPython's output cache flush), 0.15 s with pandas and matplotlib loaded; the young
+        generations are enough here (the automatic collector handles the rest as usual)."""
+        import gc
+        from IPython import get_ipython
+        full = gc.collect
+        gc.collect = lambda generation=2: full(min(generation, 1))
+        try:
+            get_ipython().run_line_magic("reset", "-f")
+        finally:
+            gc.collect = full
+        restore()
+
+    def watch(minutes):
+        """Exit this kernel after ``minutes`` without an execution: a kernel kept warm between
+        two commands (:mod:`plancadre_eval.runner.resident`) has no parent to stop it."""
+        import threading
+        import time
+        from IPython import get_ipython
+        state.idle_limit = float(minutes) * 60
+        state.last_use = time.monotonic()
+        if getattr(state, "watching", False):
+            return
+        state.watching = True
+
+        def touch(*args):
+            state.last_use = time.monotonic()
+
+        get_ipython().events.register("pre_execute", touch)
+
+        def loop():
+            while True:
+                time.sleep(min(5.0, max(state.idle_limit / 2, 0.05)))
+                if time.monotonic() - state.last_use > state.idle_limit:
+                    os._exit(0)
+
+        threading.Thread(target=loop, daemon=True, name="plancadre-veille").start()
+
     state.restore = restore
+    state.reset = reset
+    state.watch = watch
     sys.modules["_plancadre_pool"] = state

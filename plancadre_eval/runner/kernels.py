@@ -40,23 +40,89 @@ KERNEL_IMPORTS = (
     "del _name, importlib\n"
 )
 
+#: Added to the kernel's command line: IPython's history (a SQLite database written after every
+#: cell) is of no use to a notebook run by papermill.
+KERNEL_ARGUMENTS = ("--HistoryManager.enabled=False",)
+
 KERNEL_RESET = (
-    'get_ipython().run_line_magic("reset", "-f")\n'
-    '__import__("sys").modules["_plancadre_pool"].restore()\n'
+    '__import__("sys").modules["_plancadre_pool"].reset()\n'
     'get_ipython().execution_count = 1\n'
 )
 
 _kernel_manager_class = None
 
 
+def _client_class():
+    """AsyncKernelClient whose ``wait_for_ready`` ends as soon as IOPub is proven connected.
+
+    jupyter_client's own waits for the ``kernel_info`` reply, then keeps reading IOPub until it
+    has been silent for 0.2 s: 0.2 s lost for every notebook papermill runs in a pooled kernel
+    (a new client each time). Here the proof is the kernel's ``status`` message for our own
+    ``kernel_info`` request: once it arrives on IOPub, the subscription works and nothing of the
+    next execution can be lost; without it within 0.2 s, the request is sent again (as upstream).
+    """
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class _ReadyClient(AsyncKernelClient):
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            import asyncio
+            from queue import Empty
+
+            deadline = time.monotonic() + (timeout if timeout is not None else 3600.0)
+            sent: set[str] = set()  # every request sent: a kernel still starting answers them all
+            resend = True
+            while True:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Le noyau n'a pas répondu en {timeout} s.")
+                if resend:
+                    sent.add(self.kernel_info())
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    if not await self._async_is_alive():
+                        raise RuntimeError("Le noyau s'est arrêté avant de répondre.") from None
+                    resend = True
+                    continue
+                msg_id = reply.get("parent_header", {}).get("msg_id")
+                if reply.get("msg_type") != "kernel_info_reply" or msg_id not in sent:
+                    resend = False
+                    continue
+                resend = True
+                seen = False
+                limit = time.monotonic() + 0.2
+                while not seen:
+                    remaining = limit - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        msg = await self.iopub_channel.get_msg(timeout=remaining)
+                    except (Empty, asyncio.TimeoutError):
+                        break
+                    seen = msg.get("parent_header", {}).get("msg_id") == msg_id and \
+                        msg.get("msg_type") == "status" and \
+                        msg.get("content", {}).get("execution_state") == "idle"
+                if seen:
+                    self._handle_kernel_info_reply(reply)
+                    return
+
+    return _ReadyClient
+
+
 def _manager_class():
     """AsyncKernelManager that remembers the clients it creates (papermill leaves them open when
-    it does not own the kernel), so they can be closed after each notebook."""
+    it does not own the kernel), so they can be closed after each notebook; its clients are
+    ready without a fixed wait (:func:`_client_class`)."""
     global _kernel_manager_class
     if _kernel_manager_class is None:
         from jupyter_client.manager import AsyncKernelManager
 
+        ready_client = _client_class()
+
         class _TrackingKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.client_factory = ready_client
+
             def client(self, **kwargs):
                 kc = super().client(**kwargs)
                 self.__dict__.setdefault("_plancadre_clients", []).append(kc)
@@ -73,6 +139,44 @@ def _manager_class():
     return _kernel_manager_class
 
 
+_adopted_class = None
+
+
+def _adopted_manager_class():
+    """Manager of a kept kernel started by an earlier command (:mod:`.resident`): no process
+    handle here, only its pid; alive while the pid is, stopped and interrupted by signals."""
+    global _adopted_class
+    if _adopted_class is None:
+        import signal
+
+        from .resident import _pid_alive
+
+        class _AdoptedKernelManager(_manager_class()):
+            adopted_pid: int = 0
+
+            @property
+            def has_kernel(self) -> bool:
+                return True
+
+            async def is_alive(self) -> bool:
+                return _pid_alive(self.adopted_pid)
+
+            async def interrupt_kernel(self) -> None:
+                os.kill(self.adopted_pid, signal.SIGINT)
+
+            async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+                try:
+                    os.kill(self.adopted_pid, signal.SIGTERM)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+            def cleanup_resources(self, restart: bool = False) -> None:
+                pass
+
+        _adopted_class = _AdoptedKernelManager
+    return _adopted_class
+
+
 def kernel_environment() -> dict[str, str]:
     """Environment of the kernels: the runner's, without ``MPLBACKEND`` (kernels always use the
     inline backend, as in Jupyter, whatever the caller set for its own process)."""
@@ -87,28 +191,41 @@ class _Kernel:
     notebooks."""
 
     def __init__(self, root: str, token: str, warm_modules: tuple[str, ...], start_timeout: float,
-                 pooled: bool):
+                 pooled: bool, detached: bool = False, adopt: dict | None = None):
+        """Start a kernel (``detached``: it outlives this process, to be kept warm by
+        :mod:`.resident`), or take over the kept kernel ``adopt`` (a registry entry)."""
         from jupyter_core.utils import run_sync
 
         self.root, self.token, self.pooled = root, token, pooled
         self.warm_modules = tuple(warm_modules)
         self.start_timeout = start_timeout
         self.uses = 0
-        self.km = _manager_class()(kernel_name=KERNEL_NAME)
-        import subprocess
-
-        # The kernel's own stdout/stderr (start-up warnings) would mix with the progress bar; what
-        # the notebook prints reaches the notebook through the messaging channels, not these.
-        run_sync(self.km.start_kernel)(cwd=root, env=kernel_environment(),
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with _kernels_lock:
-            _live_kernels.add(self)
+        self.detached = detached or adopt is not None
         self.shell = None  # persistent client (shell channel only) for the resets
         self.pending_reset: str | None = None
+        if adopt is not None:
+            self.km = _adopted_manager_class()(kernel_name=KERNEL_NAME)
+            self.km.load_connection_info(adopt["connexion"])
+            self.km.adopted_pid = int(adopt["pid"])
+            self.uses = 1  # reset before its first notebook here, as between two pages
+        else:
+            self.km = _manager_class()(kernel_name=KERNEL_NAME)
+            import subprocess
+
+            # The kernel's own stdout/stderr (start-up warnings) would mix with the progress bar;
+            # what the notebook prints reaches the notebook through the messaging channels.
+            # ``independent``: no parent-process watch (JPY_PARENT_PID) in a kernel to be kept.
+            # No IPython history database: every cell would be written (and committed) to SQLite.
+            run_sync(self.km.start_kernel)(cwd=root, env=kernel_environment(), independent=detached,
+                                           extra_arguments=list(KERNEL_ARGUMENTS),
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with _kernels_lock:
+            _live_kernels.add(self)
         if pooled:
-            self.run_code(KERNEL_IMPORTS.replace("__MODULES__", repr(self.warm_modules)),
-                          timeout=start_timeout)
-            self.run_code(setup_code(), timeout=start_timeout)
+            if adopt is None:
+                self.run_code(KERNEL_IMPORTS.replace("__MODULES__", repr(self.warm_modules)),
+                              timeout=start_timeout)
+                self.run_code(setup_code(), timeout=start_timeout)
             # a blocking client (plain zmq sockets): independent of the event loops papermill runs
             from jupyter_client.blocking import BlockingKernelClient
 
@@ -119,6 +236,23 @@ class _Kernel:
             self.shell = BlockingKernelClient(context=zmq.Context())
             self.shell.load_connection_info(self.km.get_connection_info(session=False))
             self.shell.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+
+    @property
+    def pid(self) -> int | None:
+        adopted = getattr(self.km, "adopted_pid", None)
+        if adopted is not None:
+            return adopted
+        proc = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return getattr(proc, "pid", None)
+
+    def run_shell(self, code: str, timeout: float) -> None:
+        """Execute ``code`` through the persistent shell client and wait for its reply."""
+        self.pending_reset = self.shell.execute(code, store_history=False, allow_stdin=False)
+        saved, self.start_timeout = self.start_timeout, timeout
+        try:
+            self._wait_reset()
+        finally:
+            self.start_timeout = saved
 
     def run_code(self, code: str, timeout: float) -> None:
         from jupyter_core.utils import run_sync
@@ -230,9 +364,81 @@ def acquire_kernel(task: PageTask) -> _Kernel:
         kernel.shutdown()
         kernel = None
     if kernel is None:
-        kernel = _Kernel(task.root, task.run_token, task.warm_modules, task.start_timeout, pooled=True)
-        _thread_state.kernel = kernel
+        kernel = _adopt_kept(task)
+    if kernel is None:
+        kernel = _Kernel(task.root, task.run_token, task.warm_modules, task.start_timeout, pooled=True,
+                         detached=task.keep_kernel)
+    _thread_state.kernel = kernel
     return kernel
+
+
+#: A kept kernel offered to this run (:func:`offer_kept_kernel`), taken by the first worker.
+_offered: dict | None = None
+
+
+def offer_kept_kernel(entry: dict | None) -> None:
+    """Let the first worker of this run adopt the kept kernel ``entry`` (:mod:`.resident`)."""
+    global _offered
+    with _kernels_lock:
+        previous, _offered = _offered, entry
+    if entry is None and previous is not None:  # offered, never taken: not left running unnamed
+        from .resident import stop_process
+
+        stop_process(int(previous["pid"]))
+
+
+def _adopt_kept(task: PageTask) -> _Kernel | None:
+    global _offered
+    with _kernels_lock:
+        entry, _offered = _offered, None
+    if entry is None:
+        return None
+    try:
+        kernel = _Kernel(task.root, task.run_token, task.warm_modules, task.start_timeout,
+                         pooled=True, adopt=entry)
+        kernel.prepare()  # the reset also proves it answers
+        kernel.uses = 0
+        return kernel
+    except Exception:
+        from .resident import stop_process
+
+        stop_process(int(entry["pid"]))
+        return None
+
+
+def keep_one_kernel(root: str, key: str, minutes: float) -> bool:
+    """At the end of a ``--garder-noyau`` run: keep one healthy detached kernel (registered by
+    :func:`.resident.register`, stopping by itself after ``minutes`` idle); True if one was kept.
+    The other kernels are left to :func:`shutdown_kernels`."""
+    from . import resident
+    from .resident import WATCH_CODE
+
+    with _kernels_lock:
+        candidates = [k for k in _live_kernels if k.pooled and k.detached and k.root == root]
+    for kernel in candidates:
+        try:
+            if not kernel.alive():
+                continue
+            if kernel.pending_reset is not None:
+                kernel._wait_reset()
+            kernel.run_shell(WATCH_CODE.format(minutes=minutes), timeout=30)
+            pid = kernel.pid
+            if pid is None:
+                continue
+            resident.register(root, key, kernel.km.get_connection_info(session=False), pid)
+        except Exception:
+            continue
+        with _kernels_lock:
+            _live_kernels.discard(kernel)
+        if getattr(_thread_state, "kernel", None) is kernel:
+            _thread_state.kernel = None
+        try:
+            kernel.km.close_clients()
+            kernel.shell.stop_channels()
+        except Exception:
+            pass
+        return True
+    return False
 
 
 def release_kernel(kernel: _Kernel, healthy: bool) -> None:

@@ -38,6 +38,7 @@ class PageTask:
     start_timeout: float = DEFAULT_START_TIMEOUT
     cell_timeout: float | None = DEFAULT_CELL_TIMEOUT
     complement: str | None = None  # absolute path of the fiche's complement, run after it
+    keep_kernel: bool = False  # start kernels that may outlive the run (``--garder-noyau``)
 
 
 @dataclass
@@ -96,6 +97,29 @@ def _failing_cell(nb) -> int | None:
     return None
 
 
+def _without_iri_grammar() -> None:
+    """Keep jsonschema (imported by nbformat) from loading ``rfc3987_syntax``, its optional IRI
+    format checker, which compiles a Lark grammar at import: 1 s on a quiet core, 4 s under load,
+    in every process that imports nbformat. Notebook validation never checks IRIs. Only in the
+    runner's own process, and only if jsonschema is not loaded yet."""
+    import sys
+
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+
+def preload() -> None:
+    """Import the execution and rendering stack (papermill, nbformat, nbconvert): run in a thread
+    by the runner while its kernels start, so that their first page does not wait for it."""
+    _without_iri_grammar()
+    import nbformat  # noqa: F401
+    import papermill  # noqa: F401
+
+    from ..rendering import _exporter
+
+    _exporter()
+
+
 def execute_page(task: PageTask) -> PageResult:
     """Execute one notebook with papermill and render it to HTML, in this process.
 
@@ -104,12 +128,6 @@ def execute_page(task: PageTask) -> PageResult:
     ``<page>.echec.ipynb``, ``execution``: its ``In [n]`` number). Runs in executor threads and on Dask workers.
     """
     t0 = time.perf_counter()
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    from ..rendering import render_html
-
     error: dict[str, Any] | None = None
     nb = None
     healthy = True
@@ -118,13 +136,7 @@ def execute_page(task: PageTask) -> PageResult:
     kernel = None
     notebook = task.notebook
     try:
-        if task.complement:
-            from .complements import combine
-
-            notebook = os.path.join(tmpdir, "input.ipynb")
-            nbformat.write(combine(nbformat.read(task.notebook, as_version=4),
-                                   nbformat.read(task.complement, as_version=4),
-                                   os.path.basename(task.complement)), notebook)
+        # the kernel first: it starts in its own process while this one imports papermill
         kernel = acquire_kernel(task)
         try:
             kernel.prepare()
@@ -132,19 +144,33 @@ def execute_page(task: PageTask) -> PageResult:
             release_kernel(kernel, healthy=False)
             kernel = acquire_kernel(task)
             kernel.prepare()
+        _without_iri_grammar()
+        import nbformat
+        import papermill
+
+        if task.complement:
+            from .complements import combine
+
+            notebook = os.path.join(tmpdir, "input.ipynb")
+            nbformat.write(combine(nbformat.read(task.notebook, as_version=4),
+                                   nbformat.read(task.complement, as_version=4),
+                                   os.path.basename(task.complement)), notebook)
         nb = papermill.execute_notebook(
             notebook, out_path, parameters=dict(task.parameters), kernel_name=KERNEL_NAME,
             progress_bar=False, log_output=False, request_save_on_cell_execute=False,
             start_timeout=task.start_timeout, execution_timeout=task.cell_timeout,
             km=kernel.km, record_timing=False,
         )
-    except PapermillExecutionError as exc:
-        error = {"ename": exc.ename, "evalue": str(exc.evalue), "cellule": exc.cell_index,
-                 "execution": exc.exec_count}
-    except Exception as exc:  # kernel died, timeout, unreadable notebook...
-        healthy = False
-        error = {"ename": type(exc).__name__, "evalue": " ".join(str(exc).split())[:2000],
-                 "cellule": None, "execution": None}
+    except Exception as exc:  # kernel died, timeout, unreadable notebook, failing cell...
+        from papermill.exceptions import PapermillExecutionError
+
+        if isinstance(exc, PapermillExecutionError):
+            error = {"ename": exc.ename, "evalue": str(exc.evalue), "cellule": exc.cell_index,
+                     "execution": exc.exec_count}
+        else:
+            healthy = False
+            error = {"ename": type(exc).__name__, "evalue": " ".join(str(exc).split())[:2000],
+                     "cellule": None, "execution": None}
     finally:
         if kernel is not None:
             release_kernel(kernel, healthy)
@@ -153,6 +179,11 @@ def execute_page(task: PageTask) -> PageResult:
                     kernel.start_reset()  # overlaps the kernel's reset with the rendering below
                 except Exception:
                     pass
+    _without_iri_grammar()
+    import nbformat
+
+    from ..rendering import render_html
+
     if nb is None and os.path.exists(out_path):
         try:
             nb = nbformat.read(out_path, as_version=4)

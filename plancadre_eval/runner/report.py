@@ -364,6 +364,8 @@ def format_total(records: list[PageRecord], fiches: dict[int, int], plan_fiches:
     2 produite(s), 1 réutilisée(s), 0 échec(s) ; 3,2 s. »"""
     years = " ; ".join(f"{year} : {n} fiche{'s' if n > 1 else ''} sur {plan_fiches}"
                        for year, n in sorted(fiches.items()))
+    if not years and any(r.kind == "bilan" for r in records):
+        years = "bilan du plan"  # `run --bilan` alone: no year rendered
     pages = [r for r in records if r.kind not in ("index",)]
     n_rendered = sum(1 for r in pages if r.cache == CACHE_RENDERED)
     n_reused = sum(1 for r in pages if r.cache == CACHE_REUSED)
