@@ -32,6 +32,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.transforms import offset_copy
 
 from . import formatting
 
@@ -122,6 +123,15 @@ def year_position(day: dt.date) -> float:
     return day.year - 1 + day.timetuple().tm_yday / days
 
 
+def _point_label(ax, text: str, xy: tuple[float, float], offset: tuple[float, float], **kwargs):
+    """A text ``offset`` points (dx, dy) away from the data point ``xy``: drawn where
+    ``ax.annotate(text, xy, textcoords="offset points", xytext=offset)`` draws it, as a plain text
+    (an annotation costs more to draw). Used for the values written on points and bars, which lie
+    within the axes' limits."""
+    return ax.text(xy[0], xy[1], text, transform=offset_copy(
+        ax.transData, fig=ax.get_figure(), x=offset[0], y=offset[1], units="points"), **kwargs)
+
+
 def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -187,8 +197,8 @@ def indicator_chart(
                                   linestyle="none", label="valeur partielle (territoires manquants)"))
         for x, y in zip(xs, ys):
             if not math.isnan(y):
-                ax.annotate(formatting.format_number(y, decimals), (x, y), textcoords="offset points",
-                            xytext=(0, 7), ha="center", fontsize=8, color="#1A1A1A")
+                _point_label(ax, formatting.format_number(y, decimals), (x, y), (0, 7),
+                             ha="center", fontsize=8, color="#1A1A1A")
         x_max = last
         if baseline is not None and not _missing(baseline) and baseline_date is not None:
             bx = year_position(baseline_date)
@@ -268,8 +278,8 @@ def territory_bars(
                 text, x, colour = "non déclaré", 0, GREY
             else:
                 text, x, colour = formatting.format_number(v, decimals), v, "#1A1A1A"
-            ax.annotate(text, (x, pos), textcoords="offset points", xytext=(4, 0), va="center",
-                        fontsize=8, color=colour, style="italic" if colour == GREY else "normal")
+            _point_label(ax, text, (x, pos), (4, 0), va="center", fontsize=8, color=colour,
+                         style="italic" if colour == GREY else "normal")
         handles = [Patch(color=PALETTE[0], label=f"valeur ({unit})" if unit else "valeur")]
         if target:
             tx = [(pos, float(target[code])) for pos, code in zip(positions, table["territoire"])
@@ -605,8 +615,8 @@ def departements_bars(table, *, highlight: str = "62", highlight_label: str = "P
             colours = [PALETTE[5] if code == highlight else PALETTE[4] for code in part["departement"]]
             ax.barh(positions, values, color=colours, height=0.62, zorder=2)
             for pos, v in zip(positions, values):
-                ax.annotate(formatting.format_number(v, 2), (v, pos), textcoords="offset points",
-                            xytext=(4, 0), va="center", fontsize=8, color="#1A1A1A")
+                _point_label(ax, formatting.format_number(v, 2), (v, pos), (4, 0), va="center",
+                             fontsize=8, color="#1A1A1A")
             top = max(values + [0.0]) or 1.0
             for k, (label, rate) in enumerate((references or {}).get(ind, ())):
                 ax.axvline(float(rate), color="#1A1A1A", linestyle=ref_styles[k % 3], linewidth=1.2,
