@@ -152,13 +152,21 @@ class Engine:
         """
         year = self._year(year)
         selected = self._fiches(fiches)
+        ids = tuple(f.id for f in selected)
+        whole = self._memo.get(("table", year, tuple(f.id for f in self.referential.fiches)))
 
         def compute() -> pd.DataFrame:
-            table = self.computed_table(year, [f.id for f in selected])
+            if whole is not None:
+                # the year's table is already masked: a row's secrecy depends on the rows of its
+                # own indicator only (groups indicator × year × level), so its rows are the same
+                part = whole[whole["fiche"].isin(ids)].reset_index(drop=True)
+                if not part.empty:
+                    return part
+            table = self.computed_table(year, list(ids))
             masked = secrecy.apply_secrecy(table, self.referential, self.secret_threshold)
             return masked[[c for c in TABLE_COLUMNS if c in masked] + list(HELPER_COLUMNS)]
 
-        return self._table_copy(("table", year, tuple(f.id for f in selected)), compute)
+        return self._table_copy(("table", year, ids), compute)
 
     def _indicator_rows(self, fiche: Fiche, ind: Indicator, year: int) -> list[dict[str, Any]]:
         cells = self.cells

@@ -142,14 +142,17 @@ def secrecy_reasons(table: pd.DataFrame, referential: Referential, threshold: in
         "pos": np.arange(n), "ind": ind_ids, "year": years, "level": levels, "terr": territories,
         "eff": eff, "candidate": sensitive & has_value, "masked": primary,
     })
-    for _, group in frame[frame["candidate"]].groupby(["ind", "year", "level"], sort=False):
-        if int(group["masked"].sum()) != 1:
-            continue
-        others = group[~group["masked"]]
-        if others.empty:
-            continue
-        others = others.assign(_eff=others["eff"].fillna(np.inf)).sort_values(["_eff", "terr"])
-        reasons[int(others["pos"].iloc[0])] = "secondaire"
+    # secondary secrecy, all groups at once: in each group with exactly one masked cell, the
+    # unmasked cell of smallest effectif (missing last), then smallest code
+    keys = ["ind", "year", "level"]
+    candidates = frame[frame["candidate"]]
+    masked_in_group = candidates.groupby(keys, sort=False)["masked"].transform("sum")
+    others = candidates[(masked_in_group == 1) & ~candidates["masked"]]
+    if not others.empty:
+        chosen = (others.assign(_eff=others["eff"].fillna(np.inf))
+                  .sort_values(["_eff", "terr", "pos"], kind="mergesort")
+                  .drop_duplicates(keys))
+        reasons[chosen["pos"].to_numpy(dtype=int)] = "secondaire"
     return pd.Series(reasons, index=table.index, dtype=object)
 
 
@@ -208,6 +211,7 @@ def apply_secrecy(table: pd.DataFrame, referential: Referential, threshold: int 
 def _empty(out: pd.DataFrame, mask: np.ndarray, columns) -> None:
     import numpy as np
 
+    hidden = bool(mask.any())
     for col in columns:
-        if col in out:
+        if col in out and (hidden or out[col].dtype != np.float64):
             out[col] = out[col].astype(float).where(~mask, np.nan)

@@ -128,6 +128,10 @@ def test_arrondissement_map_draws_every_ring_and_writes_each_value():
     hatched = [p for p in polygons if p.get_hatch()]
     assert len(hatched) == 3  # Béthune (secret, 2 rings) and Lens (no value)
     assert sorted(_texts(fig)) == ["Arras\n2,5", "Béthune\nsecret", "Lens\nnon déclaré"]
+    # the map spans its outlines (limits from the vertices, each x scaled by cos(latitude))
+    k = math.cos(math.radians(50.5))
+    (x0, y0), (x1, y1) = fig.axes[0].dataLim.get_points()
+    assert (x0, y0, y1) == (0.0, 50.0, 51.0) and x1 == pytest.approx(4 * k)
 
 
 def test_maps_panel_has_one_map_per_dispositif():
@@ -262,3 +266,54 @@ def test_axis_numbers_are_written_the_french_way(value, decimals):
     text = charts.french_formatter(decimals)(value, 0)
     assert "." not in text
     assert re.fullmatch(r"−?\d{1,3}(\u00a0\d{3})*(,\d+)?", text), text
+
+
+def _pixels(png: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+
+
+def test_png_bytes_has_the_pixels_of_savefig_and_reuses_one_renderer_per_size():
+    import io
+
+    def make():
+        return charts.indicator_chart(SERIES, title="Femmes accueillies", unit="femmes",
+                                      years=(2018, 2021), target=1100.0)
+
+    reference = io.BytesIO()
+    make().savefig(reference, format="png", dpi=charts.DPI)
+    first = charts.png_bytes(make())
+    renderer = charts._RENDERERS[(640, 320, float(charts.DPI))]
+    second = charts.png_bytes(make())
+    assert first == second
+    assert charts._RENDERERS[(640, 320, float(charts.DPI))] is renderer  # drawn on the same one
+    assert (_pixels(first) == _pixels(reference.getvalue())).all()
+    # a figure of another size, between two, does not leave a stale picture behind
+    charts.png_bytes(charts.new_figure((2, 2)))
+    assert charts.png_bytes(make()) == first
+    assert _png_size(charts.png_bytes(make(), dpi=50)) == (320, 160)
+
+
+def test_figure_html_empties_the_figure():
+    fig = charts.indicator_chart(SERIES, title="", unit="femmes", years=(2018, 2021))
+    charts.figure_html(fig, "Femmes accueillies.")
+    assert fig.axes == [] and fig.texts == [] and fig.legends == []
+
+
+def test_the_glyph_layout_of_a_text_is_computed_once():
+    if charts._RENDERER_CLASS is not charts._LayoutCachingRenderer:
+        pytest.skip("matplotlib sans FT2Font._layout : rendu Agg ordinaire")
+
+    def make():
+        return charts.indicator_chart(SERIES, title="", unit="femmes", years=(2018, 2021))
+
+    charts._LAYOUTS.clear()
+    first = charts.png_bytes(make())
+    laid_out = dict(charts._LAYOUTS)
+    assert any(key[3] == "Année" for key in laid_out)  # the axis label, among others
+    assert charts.png_bytes(make()) == first
+    assert charts._LAYOUTS == laid_out  # every text of the second figure found in the cache

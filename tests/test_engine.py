@@ -364,6 +364,24 @@ def test_engines_built_from_the_same_inputs_share_what_they_computed(monkeypatch
     assert other[0] is not build().cells
 
 
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_a_fiche_table_taken_from_the_years_table_is_the_one_computed_alone(monkeypatch, year):
+    """Once the year's table is computed, a fiche's table is read from it (secrecy is decided
+    within an indicator's rows): same rows, values, masking and column types as computed alone."""
+    def build():
+        monkeypatch.setattr(ex, "_SHARED", {})
+        return Engine(REF, BASE_OBS, population=population, public={}, expected=EXPECTED,
+                      secret_threshold=10)
+
+    whole = build()
+    assert (whole.table(year)["diffusion"] == "secret").any()
+    for fiche in REF.fiches + (None,):
+        ids = [fiche.id] if fiche else ["2.10", "1.1"]
+        alone = build().table(year, ids)
+        pd.testing.assert_frame_equal(whole.table(year, ids), alone)
+
+
 # --- the analysts' table ------------------------------------------------------------------------
 
 def test_indicator_table_columns_order_and_secrecy():

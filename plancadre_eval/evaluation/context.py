@@ -93,8 +93,12 @@ class Context:
 
     def short_name_of(self, code: str) -> str:
         """Short name for charts: "Lens" for arrondissement 627, else :meth:`name_of`."""
-        names = arrondissement_names(self.territories)
-        return names.get(str(code)) or self.name_of(code)
+        return self._short_names.get(str(code)) or self.name_of(code)
+
+    @cached_property
+    def _short_names(self) -> dict[str, str]:
+        """Arrondissement code -> short name, read once per context (charts name every bar)."""
+        return arrondissement_names(self.territories)
 
 
 _COLLECTIONS: dict[tuple, Any] = {}

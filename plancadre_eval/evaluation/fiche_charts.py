@@ -193,10 +193,21 @@ def territory_figures(data: FicheData) -> dict[str, Figure]:
     """The bar charts of :func:`territories_section` (indicator id -> figure), for the
     quantitative indicators with at least one value below the département: change them, then pass
     them back with ``territories_section(data, figures=figures)``."""
+    return _territory_figures(data, _breakdowns(data))
+
+
+def _breakdowns(data: FicheData) -> dict[str, tuple[pd.DataFrame, int]]:
+    """:func:`territory_breakdown` of each quantitative indicator (id -> (parts, year))."""
+    return {ind.id: territory_breakdown(data, ind) for ind in data.fiche.indicateurs
+            if ind.quantitative}
+
+
+def _territory_figures(data: FicheData, breakdowns: Mapping[str, tuple[pd.DataFrame, int]]
+                       ) -> dict[str, Figure]:
     out = {}
     for ind in data.fiche.indicateurs:
-        if ind.quantitative:
-            parts, year = territory_breakdown(data, ind)
+        if ind.id in breakdowns:
+            parts, year = breakdowns[ind.id]
             if not parts.empty and not parts["valeur"].isna().all():
                 out[ind.id] = territory_chart(data, ind, parts, year)
     return out
@@ -243,13 +254,14 @@ def territories_section(data: FicheData, figures: Mapping[str, Figure] | None = 
 
     ``figures`` (default :func:`territory_figures`) gives the chart shown for each indicator id;
     an indicator left out shows no chart."""
-    figures = territory_figures(data) if figures is None else figures
+    breakdowns = _breakdowns(data)
+    figures = _territory_figures(data, breakdowns) if figures is None else figures
     ctx = data.context
     out = []
     for ind in data.fiche.indicateurs:
         if not ind.quantitative:
             continue
-        parts, year = territory_breakdown(data, ind)
+        parts, year = breakdowns[ind.id]
         if parts.empty:
             continue
         if parts["valeur"].isna().all():
