@@ -48,15 +48,14 @@ from pathlib import Path
 
 from . import paths
 
-COLD_RATIO = 6.0
-WARM_LIMIT_S = 2.0
+#: The goals of issue 16, checked as such (a missed goal prints ÉCHEC; they depend on the machine,
+#: so the benchmark reports them and never makes a test fail).
+COLD_RATIO_GOAL = 25.0
+WARM_GOAL_S = 1.0
 ALL_YEARS_RATIO = 3.0
 #: One fiche (issue 14): `run --fiche` with nothing cached for it, then after a complement edit.
 ONE_FICHE_COLD_LIMIT_S = 2.5
 ONE_FICHE_COMPLEMENT_LIMIT_S = 2.0
-#: Goals of issue 16, printed beside the checks (not enforced: they depend on the machine).
-COLD_RATIO_GOAL = 25.0
-WARM_GOAL_S = 1.0
 #: The national roll-out the Dask figures are projected to: départements x fiches x years.
 ROLL_OUT = (101, 36, 4)
 
@@ -422,10 +421,10 @@ def main(argv: list[str] | None = None) -> int:
 
     expected = sorted([f"fiche-{changed_fiche}", "synthese"])
     checks = [
-        (f"à froid au moins {COLD_RATIO:g}x plus rapide que la boucle naïve (objectif {COLD_RATIO_GOAL:g}x)",
-         ratio >= COLD_RATIO, f"{ratio:.1f}x"),
-        (f"à chaud en moins de {WARM_LIMIT_S:g} s (objectif {WARM_GOAL_S:g} s), aucune page produite",
-         t_warm < WARM_LIMIT_S and not warm_rendered, f"{t_warm:.2f} s, {len(warm_rendered)} page(s)"),
+        (f"à froid au moins {COLD_RATIO_GOAL:g}x plus rapide que la boucle naïve",
+         ratio >= COLD_RATIO_GOAL, f"{ratio:.1f}x"),
+        (f"à chaud en moins de {WARM_GOAL_S:g} s, aucune page produite",
+         t_warm < WARM_GOAL_S and not warm_rendered, f"{t_warm:.2f} s, {len(warm_rendered)} page(s)"),
         ("un fichier modifié : seulement sa fiche, la synthèse et l'index",
          change_rendered == expected and index_changed, ", ".join(change_rendered)),
     ]
