@@ -935,7 +935,15 @@ def test_bilan_period_and_page_name(project):
 
 def test_bilan_rendered_reused_linked_and_kept_when_it_fails(project):
     nbs = dict(NOTEBOOKS, bilan=BILAN_NOTEBOOK)
-    result = project.run(year=2022, notebooks=nbs, bilan=(2019, 2022))
+    started = []
+
+    def recording(task):
+        started.append(task.name)
+        return fake_page(task)
+
+    result = project.run(year=2022, notebooks=nbs, bilan=(2019, 2022), page_function=recording)
+    # started first, with the year's pages (not after them), and linking the year they render
+    assert started[0] == "bilan" and len(started) > 1
     rec = by_name(result)["bilan"]
     assert rec.status == STATUS_OK and rec.cache == CACHE_RENDERED
     page = (project.out / "bilan.html").read_text(encoding="utf-8")

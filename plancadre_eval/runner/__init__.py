@@ -208,10 +208,13 @@ def _make_executor(jobs: int, scheduler: str | None):
 
 def longest_first(tasks: list[PageTask], referential) -> list[PageTask]:
     """The pages in the order they are started: the longest first, so that no worker is left
-    with a long page at the end while the others wait. The synthesis and the diagnostic (every
-    fiche, maps) come first, then the fiches by decreasing number of indicators (one chart each,
-    the largest share of a fiche page), then by year and name; the order is stable."""
+    with a long page at the end while the others wait. The bilan (every year) comes first, then
+    the synthesis and the diagnostic (every fiche, maps), then the fiches by decreasing number of
+    indicators (one chart each, the largest share of a fiche page), then by year and name; the
+    order is stable."""
     def weight(task: PageTask) -> tuple:
+        if task.kind == "bilan":  # every year of the plan
+            return (-1, 0, task.year, task.name)
         if task.kind != "fiche":
             return (0, 0, task.year, task.name)
         try:
@@ -299,6 +302,24 @@ def run_years(
                     complement=str(page.complement) if page.complement else None,
                     keep_kernel=keep_kernel))
 
+    bilan_plan = None
+    if bilan is not None and "bilan" in notebooks:
+        from .bilan import plan_bilan
+        from .planning import public_sources
+
+        # the sources the years just checked (re-hashed, from the manifest): reading the public
+        # files again would cost a second
+        bilan_sources = (sources or ((lambda: plans[-1].sources) if plans else public_sources))()
+        bilan_plan = plan_bilan(
+            bilan, bilan_params or (requests[-1][1] if requests else {}), referential=referential,
+            notebook=notebooks["bilan"], out=out, root=root, lib_hash=lib_hash, force=force,
+            run_token=token, sources=bilan_sources,
+            task_options=dict(reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
+                              start_timeout=start_timeout, cell_timeout=cell_timeout,
+                              keep_kernel=keep_kernel),
+            planned_years={t.year for t in tasks if t.kind == "fiche"})
+        if bilan_plan.task is not None:  # rendered with the years' pages, not after them
+            tasks.append(bilan_plan.task)
     tasks = longest_first(tasks, referential)
     results: dict[tuple[int, str], PageResult] = {}
     for plan in plans:  # fiches stopped by their files' problems: failed, never rendered
@@ -312,6 +333,7 @@ def run_years(
                 write_page(plan.year_dir, res)
                 results[(plan.year, page.name)] = res
     indicator_outcome: dict[int, dict[str, Any]] = {}
+    bilan_result: PageResult | None = None
     own_executor = executor is None
     client = None
     bar = _progress(len(tasks), quiet)
@@ -345,8 +367,11 @@ def run_years(
                                          error={"ename": type(exc).__name__,
                                                 "evalue": " ".join(str(exc).split())[:2000],
                                                 "cellule": None, "execution": None})
-                    write_page(out / str(task.year), res)
-                    results[(task.year, task.name)] = res
+                    if task.kind == "bilan":
+                        bilan_result = res
+                    else:
+                        write_page(out / str(task.year), res)
+                        results[(task.year, task.name)] = res
                     counts[res.status] += 1
                     if bar is not None:
                         bar.page_done(task, res)
@@ -354,15 +379,11 @@ def run_years(
                     bar.running([futures[f].name for f in pending if f.running()], counts)
         for year, fut in indicator_futures.items():
             indicator_outcome[year] = fut.result()
-        if bilan is not None and "bilan" in notebooks:
-            # the sources the years just checked (re-hashed, from the manifest): reading the
-            # public files again would cost a second
-            bilan_sources = sources or ((lambda: plans[-1].sources) if plans else None)
-            bilan_outcome = _render_bilan(bilan, bilan_params or (requests[-1][1] if requests else {}),
-                                          referential, notebooks["bilan"], out, root, lib_hash, force,
-                                          token, page_function, executor, bilan_sources, dict(
-                                              reuse_kernels=reuse_kernels, warm_modules=tuple(warm_modules),
-                                              start_timeout=start_timeout, cell_timeout=cell_timeout))
+        if bilan_plan is not None:
+            from .bilan import finish_bilan
+
+            bilan_outcome = bilan_plan.outcome if bilan_plan.task is None else \
+                finish_bilan(bilan_plan, bilan_result)
         completed = True
     finally:
         if bar is not None:
@@ -426,18 +447,6 @@ def dossier_step(plan: YearPlan) -> list[PageRecord]:
     return [PageRecord(year=plan.year, name="dossier", kind="index", fiche=None, status=STATUS_OK,
                        cache=CACHE_RENDERED if changed else CACHE_REUSED,
                        reason="pages modifiées" if changed else "entrées inchangées", duration=0.0)]
-
-
-def _render_bilan(period, params, referential, notebook, out, root, lib_hash, force, token,
-                  page_function, executor, sources, options) -> dict[str, Any]:
-    """The bilan page through the run's executor when there is one (Dask workers included)."""
-    from .bilan import render_bilan
-    from .planning import public_sources
-
-    run = page_function if executor is None else (lambda t: executor.submit(page_function, t).result())
-    return render_bilan(period, params, referential=referential, notebook=notebook, out=out, root=root,
-                        lib_hash=lib_hash, force=force, run_token=token, page_function=run,
-                        sources=(sources or public_sources)(), task_options=options)
 
 
 # --- command line ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ kept in ``outputs/bilans.json``. Also the multi-year indicator table of the year
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -53,14 +54,33 @@ def bilan_name(period: tuple[int, int], referential) -> str:
     return f"bilan-{period[0]}-{period[1]}"
 
 
-def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential, notebook: Path,
-                 out: Path, root: Path, lib_hash: str, force: bool, run_token: str,
-                 page_function: Callable[[PageTask], PageResult], sources: list[dict[str, str]],
-                 task_options: dict[str, Any]) -> dict[str, Any]:
-    """Render (or reuse) the bilan of ``period``; returns ``{"nom", "statut", "cache", "raison",
-    "duree_s", "erreur"}``. A failure never replaces a good page."""
+@dataclass
+class BilanPlan:
+    """A bilan to render or reuse: ``task`` is None when the page is reused (``outcome`` then
+    says so); else the page to execute, and what :func:`finish_bilan` needs to write it."""
+
+    name: str
+    key: str
+    task: PageTask | None
+    outcome: dict[str, Any] | None
+    manifest: dict[str, Any]
+    prev: dict[str, Any]
+    out: Path
+    period: tuple[int, int]
+    data_display: str
+    force: bool
+
+
+def plan_bilan(period: tuple[int, int], params: dict[str, Any], *, referential, notebook: Path,
+               out: Path, root: Path, lib_hash: str, force: bool, run_token: str,
+               sources: list[dict[str, str]], task_options: dict[str, Any],
+               planned_years: set[int] | frozenset[int] = frozenset()) -> BilanPlan:
+    """Decide whether the bilan of ``period`` is reused, and the page to execute otherwise. It
+    links the years whose fiche pages exist, or are rendered by this run (``planned_years``), so
+    that the runner can start it with the years' pages instead of after them."""
     name = bilan_name(period, referential)
-    linked = [y for y in range(period[0], period[1] + 1) if any((out / str(y)).glob("fiche-*.html"))]
+    linked = [y for y in range(period[0], period[1] + 1)
+              if y in planned_years or any((out / str(y)).glob("fiche-*.html"))]
     parameters = {"first_year": period[0], "last_year": period[1],
                   **{k: params[k] for k in SHARED_PARAMETERS if k in params},
                   "linked_years": ",".join(map(str, linked))}
@@ -71,16 +91,18 @@ def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential
                   "donnees": {rel: sha256(f) for f, rel in collection_files(data_dir)},
                   "sources": sorted(e.get("sha256", "") for e in sources),
                   "revues": _review_hashes(parameters, referential, period[1], root)})
-    manifest_path = out / BILAN_MANIFEST
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest = json.loads((out / BILAN_MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         manifest = {}
     prev = manifest.get(name) or {}
-    html_path = out / f"{name}.html"
-    if not force and prev.get("cle") == key and prev.get("statut") == STATUS_OK and html_path.exists():
-        return {"nom": name, "statut": STATUS_OK, "cache": CACHE_REUSED, "raison": REASON_UNCHANGED,
-                "duree_s": 0.0, "erreur": None}
+    common = dict(name=name, key=key, manifest=manifest, prev=prev, out=out, period=period,
+                  data_display=display_path(data_dir, root, absolute=True), force=force)
+    if not force and prev.get("cle") == key and prev.get("statut") == STATUS_OK \
+            and (out / f"{name}.html").exists():
+        return BilanPlan(task=None, outcome={"nom": name, "statut": STATUS_OK, "cache": CACHE_REUSED,
+                                             "raison": REASON_UNCHANGED, "duree_s": 0.0,
+                                             "erreur": None}, **common)
     plan = referential.plan
     title = (f"Bilan {period[0]}-{period[1]} — {plan.titre}" if name == "bilan"
              else f"Évaluation intermédiaire {period[0]}-{period[1]} — {plan.titre}")
@@ -88,23 +110,42 @@ def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential
                     notebook_display=display_path(notebook, root, absolute=True),
                     parameters=parameters, title=title, root=str(root), run_token=run_token,
                     **task_options)
-    res = page_function(task)
+    return BilanPlan(task=task, outcome=None, **common)
+
+
+def finish_bilan(bp: BilanPlan, res: PageResult) -> dict[str, Any]:
+    """Write the executed bilan (a failure never replaces a good page) and its cache key; returns
+    ``{"nom", "statut", "cache", "raison", "duree_s", "erreur"}``."""
+    name, manifest, prev, out = bp.name, bp.manifest, bp.prev, bp.out
     if res.status == STATUS_OK and res.html is not None:
-        write_atomic(html_path, res.html)
+        write_atomic(out / f"{name}.html", res.html)
         if res.notebook_json is not None:
             write_atomic(out / f"{name}.ipynb", res.notebook_json)
-        manifest[name] = {"cle": key, "statut": STATUS_OK, "premiere_annee": period[0],
-                          "derniere_annee": period[1],
-                          "donnees": display_path(data_dir, root, absolute=True)}
+        manifest[name] = {"cle": bp.key, "statut": STATUS_OK, "premiere_annee": bp.period[0],
+                          "derniere_annee": bp.period[1], "donnees": bp.data_display}
     elif prev.get("statut") == STATUS_OK:  # the last good page stays listed
         manifest[name] = {**prev, "dernier_echec": res.error}
     else:
         manifest[name] = {"statut": res.status, "erreur": res.error}
-    write_atomic(manifest_path, json.dumps(dict(sorted(manifest.items())), ensure_ascii=False,
-                                           indent=1, default=str) + "\n")
+    write_atomic(out / BILAN_MANIFEST, json.dumps(dict(sorted(manifest.items())), ensure_ascii=False,
+                                                  indent=1, default=str) + "\n")
     return {"nom": name, "statut": res.status, "cache": CACHE_RENDERED,
-            "raison": REASON_FORCE if force else (REASON_MISSING if not prev else "entrées modifiées"),
+            "raison": REASON_FORCE if bp.force else (REASON_MISSING if not prev else "entrées modifiées"),
             "duree_s": res.duration, "erreur": res.error}
+
+
+def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential, notebook: Path,
+                 out: Path, root: Path, lib_hash: str, force: bool, run_token: str,
+                 page_function: Callable[[PageTask], PageResult], sources: list[dict[str, str]],
+                 task_options: dict[str, Any]) -> dict[str, Any]:
+    """Render (or reuse) the bilan of ``period`` at once (:func:`plan_bilan`, ``page_function``,
+    :func:`finish_bilan`); returns ``{"nom", "statut", "cache", "raison", "duree_s", "erreur"}``."""
+    bp = plan_bilan(period, params, referential=referential, notebook=notebook, out=out, root=root,
+                    lib_hash=lib_hash, force=force, run_token=run_token, sources=sources,
+                    task_options=task_options)
+    if bp.task is None:
+        return bp.outcome
+    return finish_bilan(bp, page_function(bp.task))
 
 
 def _review_hashes(parameters: dict[str, Any], referential, last: int, root: Path) -> dict[str, str]:
