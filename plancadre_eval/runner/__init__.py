@@ -572,6 +572,10 @@ def command_run(args: argparse.Namespace) -> int:
         stopped = resident.stop(str(paths.project_root()))
         print("Noyau gardé prêt arrêté." if stopped else "Aucun noyau gardé prêt pour ce projet.")
         return 0
+    if args.fiche and not args.scheduler:
+        # `run --fiche`: the analyst's re-render loop, where a page is almost always re-rendered;
+        # papermill and nbconvert are imported while the referential loads and the year is planned
+        threading.Thread(target=preload, name="plancadre-imports", daemon=True).start()
     previous = signal.signal(signal.SIGTERM, _terminate) \
         if threading.current_thread() is threading.main_thread() else None
     try:
