@@ -35,7 +35,9 @@ How it works (in this order, so that bad input never starts a kernel):
    execution counter back to 1) before each notebook: kernel start-up and imports are paid once per
    worker, not once per page (the library stays loaded, so its caches — the validated collection,
    territories, public series — serve every page of the run). A kernel that died or timed out is
-   replaced.
+   replaced. The bilan, when the run renders one, is decided before the pages and runs with them,
+   first (:mod:`.bilan`). With ``--garder-noyau`` one kernel outlives the command and the next
+   ``run`` of the project adopts it (:mod:`.resident`).
 4. Results are written as they arrive, each through a temporary file and :func:`os.replace`; one
    failing notebook never stops the others; the exit code is 1 if anything failed, else 0.
 
