@@ -56,6 +56,19 @@ def test_take_hands_over_a_compatible_kernel_once(runtime, sleeper, tmp_path):
     assert sleeper.poll() is None  # and left running for its new owner
 
 
+def test_take_claims_the_registry_atomically(runtime, sleeper, tmp_path, monkeypatch):
+    resident.register(str(tmp_path), "cle-1", CONNECTION, sleeper.pid)
+    real_rename = os.rename
+
+    def another_command_first(src, dst):  # another `run` renames the file just before us
+        real_rename(src, str(src) + ".autre")
+        real_rename(src, dst)  # raises FileNotFoundError, as the loser's rename does
+
+    monkeypatch.setattr(resident.os, "rename", another_command_first)
+    assert resident.take(str(tmp_path), "cle-1") is None
+    assert sleeper.poll() is None  # the winner's kernel is left alone
+
+
 def test_take_stops_an_incompatible_kernel(runtime, sleeper, tmp_path):
     resident.register(str(tmp_path), "cle-ancienne-bibliotheque", CONNECTION, sleeper.pid)
     assert resident.take(str(tmp_path), "cle-1") is None

@@ -58,7 +58,10 @@ def _pid_alive(pid: int) -> bool:
 def read(root: str) -> dict[str, Any] | None:
     """The registered kept kernel of ``root`` if its process is still running, else None (a stale
     registry file is removed)."""
-    path = registry_path(root)
+    return _read_file(registry_path(root))
+
+
+def _read_file(path: Path) -> dict[str, Any] | None:
     try:
         entry = json.loads(path.read_text(encoding="utf-8"))
         pid = int(entry["pid"])
@@ -74,11 +77,21 @@ def read(root: str) -> dict[str, Any] | None:
 
 def take(root: str, key: str) -> dict[str, Any] | None:
     """Remove the registration of ``root``'s kept kernel and return it when it can be adopted
-    (same :func:`compatibility_key`); an incompatible one is stopped. None when there is none."""
-    entry = read(root)
+    (same :func:`compatibility_key`); an incompatible one is stopped. None when there is none.
+    Two commands started at once never both take it: the registry file is claimed by an atomic
+    rename, which only one of them wins."""
+    path = registry_path(root)
+    claimed = path.with_name(f"{path.name}.{os.getpid()}")
+    try:
+        os.rename(path, claimed)
+    except OSError:  # none, or another command took it first
+        return None
+    try:
+        entry = _read_file(claimed)
+    finally:
+        claimed.unlink(missing_ok=True)
     if entry is None:
         return None
-    registry_path(root).unlink(missing_ok=True)
     if entry.get("cle") != key:
         stop_process(int(entry["pid"]))
         return None
