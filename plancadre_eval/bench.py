@@ -102,7 +102,9 @@ def change_one_value(path: Path) -> str:
 
 
 def _manifest(out: Path, year: int) -> dict:
-    return json.loads((out / str(year) / "manifest.json").read_text(encoding="utf-8"))
+    from .runner.planning import load_manifest
+
+    return load_manifest(out / str(year))
 
 
 class BenchError(Exception):

@@ -156,9 +156,8 @@ def resolve_params(raw: dict[str, Any], *, year: int, declared: set[str], source
                                           absolute=True)
     if revue is not None:
         params["revue"] = display_path(Path(revue).expanduser().resolve(), root, absolute=True)
-    for key in ("revue",):  # other folders given in the params file
-        if params.get(key) and revue is None:
-            params[key] = display_path(paths.resolve(str(params[key]), root, root=root), root,
+    elif params.get("revue"):
+        params["revue"] = display_path(paths.resolve(str(params["revue"]), root, root=root), root,
                                        absolute=True)
     if referentiel is not None:
         params["referentiel"] = display_path(Path(referentiel).expanduser().resolve(), root,

@@ -114,11 +114,12 @@ def _signature(folder: Path) -> tuple:
     return tuple(out)
 
 
-def _load_collection(data_dir: Path, referential: Referential, territories):
-    """``(collection, exclusions)`` of ``data_dir``: the valid rows and the fiches stopped by the
-    problems found (:func:`plancadre_eval.exclusions.excluded_fiches`), cached while its files and
-    the referential's files are unchanged (a warm kernel reuses it from one page to the next).
-    Problems no fiche can be named for raise :class:`collection.CollectionError` (every problem)."""
+def read_folder(data_dir: Path, referential: Referential, territories):
+    """``(collection, problems, exclusions)`` of the collection folder ``data_dir``: the valid
+    rows, every problem found and the fiches they stop
+    (:func:`plancadre_eval.exclusions.exclusions_of_folder`), cached while its files and the
+    referential's files are unchanged: a warm kernel reuses it from one page to the next, and the
+    runner's validation and its year table read the folder once. Never raises for bad data."""
     from .. import collection, exclusions
 
     ref_sig = tuple((f, os.stat(f).st_mtime_ns, os.stat(f).st_size) for f in referential.files)
@@ -129,7 +130,15 @@ def _load_collection(data_dir: Path, referential: Referential, territories):
         col, problems = collection.read_collection([data_dir], referential, territories)
         found = exclusions.exclusions_of_folder(col, problems, referential, data_dir)
         _COLLECTIONS[key] = (col, problems, found)
-    col, problems, found = _COLLECTIONS[key]
+    return _COLLECTIONS[key]
+
+
+def _load_collection(data_dir: Path, referential: Referential, territories):
+    """``(collection, exclusions)`` of ``data_dir`` (:func:`read_folder`); problems no fiche can
+    be named for raise :class:`collection.CollectionError` (every problem)."""
+    from .. import collection
+
+    col, problems, found = read_folder(data_dir, referential, territories)
     if found.general:
         raise collection.CollectionError(problems)
     return col, found

@@ -149,7 +149,7 @@ def _adopted_manager_class():
     if _adopted_class is None:
         import signal
 
-        from .resident import _pid_alive
+        from .resident import _pid_alive, stop_process
 
         class _AdoptedKernelManager(_manager_class()):
             adopted_pid: int = 0
@@ -165,10 +165,7 @@ def _adopted_manager_class():
                 os.kill(self.adopted_pid, signal.SIGINT)
 
             async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
-                try:
-                    os.kill(self.adopted_pid, signal.SIGTERM)
-                except (ProcessLookupError, PermissionError):
-                    pass
+                stop_process(self.adopted_pid)
 
             def cleanup_resources(self, restart: bool = False) -> None:
                 pass
@@ -248,11 +245,7 @@ class _Kernel:
     def run_shell(self, code: str, timeout: float) -> None:
         """Execute ``code`` through the persistent shell client and wait for its reply."""
         self.pending_reset = self.shell.execute(code, store_history=False, allow_stdin=False)
-        saved, self.start_timeout = self.start_timeout, timeout
-        try:
-            self._wait_reset()
-        finally:
-            self.start_timeout = saved
+        self._wait_reset(timeout)
 
     def run_code(self, code: str, timeout: float) -> None:
         from jupyter_core.utils import run_sync
@@ -287,13 +280,15 @@ class _Kernel:
             self._wait_reset()
         self.uses += 1
 
-    def _wait_reset(self) -> None:
+    def _wait_reset(self, timeout: float | None = None) -> None:
+        """Wait for the reply of the execution sent through the shell client (default timeout:
+        the kernel's start timeout)."""
         import queue
 
         msg_id, self.pending_reset = self.pending_reset, None
         if msg_id is None:
             return
-        deadline = time.monotonic() + self.start_timeout
+        deadline = time.monotonic() + (self.start_timeout if timeout is None else timeout)
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -393,12 +388,9 @@ def _adopt_kept(task: PageTask) -> _Kernel | None:
         entry, _offered = _offered, None
     if entry is None:
         return None
-    try:
-        kernel = _Kernel(task.root, task.run_token, task.warm_modules, task.start_timeout,
-                         pooled=True, adopt=entry)
-        kernel.prepare()  # the reset also proves it answers
-        kernel.uses = 0
-        return kernel
+    try:  # reset by the page's prepare(), which replaces it if it does not answer
+        return _Kernel(task.root, task.run_token, task.warm_modules, task.start_timeout,
+                       pooled=True, adopt=entry)
     except Exception:
         from .resident import stop_process
 
@@ -419,8 +411,7 @@ def keep_one_kernel(root: str, key: str, minutes: float) -> bool:
         try:
             if not kernel.alive():
                 continue
-            if kernel.pending_reset is not None:
-                kernel._wait_reset()
+            kernel._wait_reset()  # the reset started after its last page, if any
             kernel.run_shell(WATCH_CODE.format(minutes=minutes), timeout=30)
             pid = kernel.pid
             if pid is None:

@@ -101,17 +101,20 @@ def _without_iri_grammar() -> None:
     """Keep jsonschema (imported by nbformat) from loading ``rfc3987_syntax``, its optional IRI
     format checker, which compiles a Lark grammar at import: 1 s on a quiet core, 4 s under load,
     in every process that imports nbformat. Notebook validation never checks IRIs. Only in the
-    runner's own process, and only if jsonschema is not loaded yet."""
+    runner's own process (this module is not imported by kernels), and only if jsonschema is not
+    loaded yet."""
     import sys
 
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)
 
 
+_without_iri_grammar()  # before any import of nbformat by this process
+
+
 def preload() -> None:
     """Import the execution and rendering stack (papermill, nbformat, nbconvert): run in a thread
     by the runner while its kernels start, so that their first page does not wait for it."""
-    _without_iri_grammar()
     import nbformat  # noqa: F401
     import papermill  # noqa: F401
 
@@ -144,7 +147,6 @@ def execute_page(task: PageTask) -> PageResult:
             release_kernel(kernel, healthy=False)
             kernel = acquire_kernel(task)
             kernel.prepare()
-        _without_iri_grammar()
         import nbformat
         import papermill
 
@@ -179,7 +181,6 @@ def execute_page(task: PageTask) -> PageResult:
                     kernel.start_reset()  # overlaps the kernel's reset with the rendering below
                 except Exception:
                     pass
-    _without_iri_grammar()
     import nbformat
 
     from ..rendering import render_html

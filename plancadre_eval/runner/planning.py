@@ -151,14 +151,15 @@ def validate_collection(data_dir: Path, referential, warnings: list[str] | None 
     Raises :class:`InputError` with every ``check`` problem line when a problem names no fiche
     (unreadable file, unknown fiche…): nothing is rendered then.
     """
-    from .. import collection, exclusions
+    from .. import collection
+    from ..evaluation.context import read_folder
     from ..plausibility import collection_warnings
 
-    loaded, problems = collection.read_collection([data_dir], referential)
-    found = exclusions.exclusions_of_folder(loaded, problems, referential, data_dir)
+    territories = collection._default_territories()
+    # the same cached read as the pages' context: the year table of this run reuses it
+    loaded, problems, found = read_folder(Path(data_dir), referential, territories)
     if not found.general and warnings is not None:
-        warnings.extend(str(w) for w in collection_warnings(
-            loaded, referential, collection._default_territories()))
+        warnings.extend(str(w) for w in collection_warnings(loaded, referential, territories))
     if found.general:
         raise InputError([str(p) for p in problems],
                          title=f"Données de collecte invalides "
