@@ -151,3 +151,13 @@ def test_the_synthesis_counts_retained_statuses_and_how_many_the_committee_chang
             "2021, dont 1 dont le comité a changé le statut calculé") in overview
     grid = text(synthesis_page.fiche_grid_section(sd))
     assert "en cours (retenu par le comité ; calculé : en retard)" in grid
+
+
+def test_revue_command_explains_a_bad_output_name_and_bad_parameters(capsys):
+    """`plancadre-eval revue` prints its French error (it used to raise NameError: no `sys`)."""
+    from plancadre_eval.cli import main
+
+    assert main(["revue", "--year", "2021", "--out", "revue.csv"]) == 2
+    assert "--out doit se terminer par .xlsx" in capsys.readouterr().err
+    assert main(["revue", "--year", "2035", "--out", "revue.xlsx"]) == 2
+    assert "2035" in capsys.readouterr().err

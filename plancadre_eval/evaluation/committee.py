@@ -10,6 +10,7 @@ The functions take a :class:`~plancadre_eval.evaluation.fiche.FicheData` (``data
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import pandas as pd
