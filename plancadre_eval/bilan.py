@@ -19,7 +19,7 @@ from typing import Mapping
 import pandas as pd
 
 from .referential import Referential, coerce_year, fiche_sort_key
-from .statuses import FicheStatus, MilestoneStatus, TargetStatus
+from .statuses import ENGAGED_STATUSES, FicheStatus, MilestoneStatus, TargetStatus
 
 TARGET_COLUMNS = ("fiche", "cible", "indicateur", "territoire", "echeance", "annee_lue",
                   "reference", "valeur", "valeur_cible", "resultat")
@@ -139,7 +139,7 @@ def axis_facts(summary: pd.DataFrame, grid: pd.DataFrame, targets: pd.DataFrame,
     (targets of the axe due within the bilan, and reached)."""
     row = summary[summary["axe"] == axe].iloc[0]
     g = grid[grid["axe"] == axe]
-    engaged = {str(s) for s in (FicheStatus.IMPLEMENTED, FicheStatus.IN_PROGRESS, FicheStatus.LATE)}
+    engaged = {str(s) for s in ENGAGED_STATUSES}
     start = {str(FicheStatus.NOT_STARTED), str(FicheStatus.INSUFFICIENT_DATA)}
     progress = sum(1 for a, b in zip(g.get(str(first), []), g.get(str(last), []))
                    if a in start and b in engaged) if first != last else 0

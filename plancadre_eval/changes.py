@@ -17,12 +17,13 @@ marquants" and "Points d'attention" comes from these functions; none is written 
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import pandas as pd
 
-from .referential import fiche_sort_key
-from .statuses import DONE_MILESTONE, MilestoneStatus, TargetStatus, evaluation_date
+from .referential import QUANTITATIVE_TYPES, fiche_sort_key
+from .statuses import (
+    DONE_MILESTONE, MilestoneStatus, TargetStatus, evaluation_date, is_missing,
+)
 
 STATUS_CHANGE_COLUMNS = ("fiche", "statut_avant", "statut", "change")
 MILESTONE_CHANGE_COLUMNS = ("fiche", "jalon", "libelle", "echeance", "statut_avant", "statut",
@@ -116,11 +117,11 @@ def largest_changes(table: pd.DataFrame, departement: str, n: int = 5) -> pd.Dat
     as percent. Rows without a previous value are left out.
     """
     t = table[(table["territoire"] == departement) & (table["diffusion"] != "secret")]
-    t = t[t["type"].isin(["comptage", "pourcentage", "duree", "taux"])]
+    t = t[t["type"].isin(list(QUANTITATIVE_TYPES))]
     t = t[t["valeur_n_1"].notna() & t["valeur"].notna() & t["evolution"].notna()]
     if t.empty:
         return pd.DataFrame(columns=list(INDICATOR_CHANGE_COLUMNS))
-    size = [abs(e) if ty == "pourcentage" else (abs(p) if not _nan(p) else -1.0)
+    size = [abs(e) if ty == "pourcentage" else (abs(p) if not is_missing(p) else -1.0)
             for e, p, ty in zip(t["evolution"], t["evolution_pct"], t["type"])]
     t = t.assign(_size=size)
     t = t[(t["_size"] > 0)]
@@ -156,6 +157,3 @@ def partial_data(completeness: pd.DataFrame) -> pd.DataFrame:
     out = out.sort_values(["pilote", "taux_pct", "_k"], kind="mergesort")
     return out[list(PARTIAL_COLUMNS)].reset_index(drop=True)
 
-
-def _nan(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))

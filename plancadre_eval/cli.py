@@ -137,12 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def command_referentiel(args: argparse.Namespace) -> int:
-    from .referential import ReferentialError, load_referential
+    from .referential import load_for_command
 
-    try:
-        ref = load_referential(args.referentiel)
-    except ReferentialError as exc:
-        print(str(exc), file=sys.stderr)
+    ref = load_for_command(args)
+    if ref is None:
         return 1
     if args.json:
         print(ref.to_json())

@@ -153,8 +153,9 @@ def build_dossier(year_dir: str | os.PathLike, referential: Referential) -> str:
         manifest = json.loads((year_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         manifest = {}
-    demo = (Path(paths.resolve((manifest.get("donnees") or {}).get("dossier") or "data/demo"))
-            / "DEMONSTRATION").exists() if manifest else False
+    donnees = manifest.get("donnees") or {}
+    demo = bool(manifest) and (paths.resolve(donnees.get("dossier") or "data/demo")
+                               / paths.DEMO_MARKER).exists()
     included = {name for name, _, _ in parts}
     plan = referential.plan
     n_fiches = sum(1 for n, _, _ in parts if n.startswith("fiche-"))
@@ -163,8 +164,8 @@ def build_dossier(year_dir: str | os.PathLike, referential: Referential) -> str:
     demo_html = ('<div class="avertissement" role="note"><p><strong>Données de démonstration</strong> : '
                  "les chiffres des services pilotes de ce dossier sont fictifs ; ils ne décrivent pas "
                  "la situation du département et ne doivent pas être cités.</p></div>") if demo else ""
-    data_folder = (manifest.get("donnees") or {}).get("dossier", "")
-    n_files = len((manifest.get("donnees") or {}).get("fichiers") or {})
+    data_folder = donnees.get("dossier", "")
+    n_files = len(donnees.get("fichiers") or {})
     body = [
         '<section class="couverture" aria-labelledby="titre-dossier">',
         f'<p class="surtitre">{_esc(plan.titre)}</p>',

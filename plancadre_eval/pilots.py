@@ -8,15 +8,9 @@ in the referential and their new names in ``plan.alias_pilotes`` (the DDCS becam
 
 from __future__ import annotations
 
-import unicodedata
-
 from .referential import Fiche, Referential, suggest
 from .schedule import is_due
-
-
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", str(text).strip().lower())
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+from .spreadsheets import _fold
 
 
 def pilot_named(referential: Referential, name: str) -> str | None:

@@ -24,13 +24,12 @@ Pure function of the observations (ARCHITECTURE.md, "Observations") and the refe
 from __future__ import annotations
 
 import math
-import unicodedata
 from typing import Callable, Mapping
 
 import pandas as pd
 
 from .referential import Indicator, Referential
-from .spreadsheets import DataWarning
+from .spreadsheets import DataWarning, _fold
 from .territories import Level
 
 #: Values below this on both years are not compared year on year.
@@ -40,11 +39,6 @@ ADDITIVE = ("numerateur", "denominateur", "personnes")
 #: Units that count territories of a level (folded, singular prefix -> level).
 TERRITORY_UNITS = {"arrondissement": Level.ARRONDISSEMENT, "commune": Level.COMMUNE,
                    "epci": Level.EPCI}
-
-
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", str(text).strip().lower())
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
 def _number(value: float) -> str:

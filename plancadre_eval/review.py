@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping
+
+from .provenance import sha256 as file_sha256
 
 if TYPE_CHECKING:
     from .spreadsheets import Problem
@@ -421,7 +422,7 @@ def read_review(path: str | Path, referential, year: int | None = None,
             decisions=tuple(decisions), publish_comments=publish == YES)
     if problems:
         raise ReviewError(problems)
-    return Review(year=int(year), path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+    return Review(year=int(year), path=path, sha256=file_sha256(path),
                   entries=entries)
 
 

@@ -17,14 +17,13 @@ import pandas as pd
 
 from .. import bilan as computations
 from .. import formatting, schedule
-from ..referential import Indicator
 from ..statuses import FicheStatus, plan_summary
 from .context import Context, load_context  # noqa: F401 (the notebook calls load_context)
 from .html import (
-    MISSING, STYLE, Html, badge, change_text, demo_notice, esc, figure, html_table, link, paragraph,
-    plural, provenance_html, referential_rows, value_text,
+    MISSING, STYLE, Html, badge, change_text, demo_notice, esc, html_table, link, paragraph,
+    indicator_or_placeholder, plural, provenance_html, referential_rows, value_text,
 )
-from .synthesis import KEY_INDICATORS
+from .synthesis import KEY_INDICATORS, status_bars_figure
 
 
 #: The grid's links are the status badges: underlined so that they read as links.
@@ -137,8 +136,6 @@ def bilan_header(bd: BilanData) -> Html:
 
 def shares_section(bd: BilanData) -> Html:
     """The share of fiches implemented (and engaged) at the end of the period, overall and per axe."""
-    from .. import charts
-
     total = bd.summary[bd.summary["axe"] == "Ensemble"].iloc[0]
     y = bd.last
     sentence = (f"Fin {y}, {formatting.format_percent(total['part mises en œuvre (%)'], 0)} des fiches "
@@ -159,16 +156,10 @@ def shares_section(bd: BilanData) -> Html:
     cols = ["Axe", "Fiches", "Mises en œuvre", "Part mises en œuvre", "Engagées", "Part engagées",
             "En retard"]
     table = pd.DataFrame(rows, columns=cols, dtype=object)
-    counts = bd.summary[bd.summary["axe"] != "Ensemble"].copy()
-    counts["libelle"] = [f"Axe {a}" for a in counts["axe"]]
-    fig = charts.status_bars(counts)
-    alt = f"Statut des fiches par axe fin {y} : " + " ; ".join(
-        f"{r['libelle']} : " + ", ".join(f"{int(r[s])} {s}" for s in FicheStatus if int(r[s]))
-        for _, r in counts.iterrows()) + "."
     return Html(f'<p class="chiffre-cle"><strong>{esc(sentence)}</strong></p>'
                 + html_table(table, f"Fiches mises en œuvre et engagées par axe fin {y}",
                              numeric=cols[1:], row_header="Axe")
-                + figure(fig, alt, f"Nombre de fiches par statut et par axe fin {y}."))
+                + status_bars_figure(bd.summary, f"fin {y}"))
 
 
 def status_grid_table(bd: BilanData, axe: str) -> pd.DataFrame:
@@ -224,13 +215,6 @@ def status_grid_section(bd: BilanData) -> Html:
     return Html("".join(out))
 
 
-def _indicator(bd: BilanData, iid) -> Indicator:
-    for ind in bd.context.referential.indicators():
-        if ind.id == iid:
-            return ind
-    return Indicator(id=str(iid), fiche="", libelle=str(iid), type="comptage", unite="")
-
-
 def targets_section(bd: BilanData) -> Html:
     """Every target at its deadline: reference, final value, target, reached or not."""
     t = bd.targets
@@ -248,7 +232,7 @@ def targets_section(bd: BilanData) -> Html:
         text += f" {formatting.format_number(later, 0)} autre(s) ont une échéance postérieure à {bd.last}."
     rows = []
     for _, r in t.iterrows():
-        ind = _indicator(bd, r["indicateur"])
+        ind = indicator_or_placeholder(bd.context.referential, r["indicateur"])
         rows.append([link(f"{r['annee_lue']}/fiche-{r['fiche']}.html", r["fiche"])
                      if r["fiche"] in bd.due[r["annee_lue"]] else r["fiche"],
                      r["cible"], ctx.name_of(str(r["territoire"])),
@@ -340,7 +324,7 @@ def trajectory_section(bd: BilanData) -> Html:
 def axis_paragraph(bd: BilanData, axe: str) -> str:
     """The generated paragraph of one axe (:func:`plancadre_eval.bilan.axis_facts`); a clause whose
     count is zero is left out, except the fiches implemented and engaged."""
-    a = next(x for x in bd.context.referential.axes if x.id == axe)
+    a = bd.context.referential.axis(axe)
     f = computations.axis_facts(bd.summary, bd.grid, bd.targets, axe, bd.first, bd.last)
     n = f["fiches"]
     text = (f"Axe {a.id} ({a.titre}) : fin {bd.last}, {f['mises_en_oeuvre']} fiche"

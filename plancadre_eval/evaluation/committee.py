@@ -17,11 +17,14 @@ import pandas as pd
 
 from ..referential import fiche_sort_key
 from ..review import (
-    NOT_REVIEWED, ReviewEntry, comments_published, entry_status, gate_comments, read_followups,
+    NOT_REVIEWED, PLACEHOLDERS, QUALITATIVE_TYPES, ReviewEntry, comments_published, entry_status,
+    gate_comments, read_followups,
 )
 from .html import Html, badge, esc, html_table, paragraph, plural
 
 if TYPE_CHECKING:
+    from ..referential import Fiche
+    from .context import Context
     from .fiche import FicheData
 
 
@@ -101,16 +104,17 @@ def followup_section(data: "FicheData") -> Html:
 
 # --- pilots' comments, gated ------------------------------------------------------------------
 
-def _reported_comments(data: "FicheData", year: int | None = None) -> pd.DataFrame:
-    """Every comment reported for the fiche (``commentaire`` column of the collection files, and
-    the text of qualitative indicators), for ``year`` (default: the evaluated year) or, with
-    ``year=0``, for every year up to the evaluated one: ``Année``, ``Indicateur``, ``Territoire``,
-    ``Commentaire``. Not for display: :func:`fiche_comments` and :func:`published_comments` gate it."""
-    ctx, f = data.context, data.fiche
+def _reported_comments(ctx: "Context", f: "Fiche", evaluated: int,
+                       year: int | None = None) -> pd.DataFrame:
+    """Every comment reported for the fiche ``f`` (``commentaire`` column of the collection files,
+    and the text of qualitative indicators), for ``year`` (default: the evaluated year
+    ``evaluated``) or, with ``year=0``, for every year up to the evaluated one: ``Année``,
+    ``Indicateur``, ``Territoire``, ``Commentaire``. Not for display: :func:`gated_comments`
+    gates it."""
     obs = ctx.observations
     ids = {i.id for i in f.indicateurs} | {m.id for m in f.jalons}
     sel = obs[(obs["fiche"] == f.id) | obs["indicateur"].isin(ids)]
-    sel = sel[sel["annee"] <= data.year] if year == 0 else sel[sel["annee"] == (year or data.year)]
+    sel = sel[sel["annee"] <= evaluated] if year == 0 else sel[sel["annee"] == (year or evaluated)]
     types = {i.id: i.type for i in f.indicateurs}
     names: dict[str, str] = {}
     rows = []
@@ -118,8 +122,8 @@ def _reported_comments(data: "FicheData", year: int | None = None) -> pd.DataFra
             sel["annee"], sel["indicateur"], sel["territoire"], sel["texte"], sel["commentaire"]):
         texts = []
         texte, comment = str(raw_texte or "").strip(), str(raw_comment or "").strip()
-        if types.get(str(indicateur)) in ("qualitatif", "a_determiner") and texte \
-                and texte.lower() not in ("voir commentaire", "voir commentaires") and texte != comment:
+        if types.get(str(indicateur)) in QUALITATIVE_TYPES and texte \
+                and texte.lower() not in PLACEHOLDERS and texte != comment:
             texts.append(texte)
         if comment:
             texts.append(comment)
@@ -136,10 +140,17 @@ def _reported_comments(data: "FicheData", year: int | None = None) -> pd.DataFra
     return out.drop(columns="_k").drop_duplicates().reset_index(drop=True)
 
 
-def published_comments(data: "FicheData", year: int | None = None) -> tuple[pd.DataFrame, int]:
-    """``(comments the committee allowed to publish, number awaiting review)``: the reported
+def gated_comments(ctx: "Context", fiche: "Fiche", evaluated: int,
+                   year: int | None = None) -> tuple[pd.DataFrame, int]:
+    """``(comments the committee allowed to publish, number awaiting review)`` of ``fiche`` for
+    the evaluated year ``evaluated`` (``year`` as :func:`_reported_comments`): the reported
     comments through :func:`~plancadre_eval.review.gate_comments`."""
-    return gate_comments(_reported_comments(data, year), data.context.reviews, data.fiche.id)
+    return gate_comments(_reported_comments(ctx, fiche, evaluated, year), ctx.reviews, fiche.id)
+
+
+def published_comments(data: "FicheData", year: int | None = None) -> tuple[pd.DataFrame, int]:
+    """:func:`gated_comments` of a fiche page's fiche and year."""
+    return gated_comments(data.context, data.fiche, data.year, year)
 
 
 def fiche_comments(data: "FicheData", year: int | None = None) -> pd.DataFrame:

@@ -209,6 +209,16 @@ def decimals_of(indicator: Indicator) -> int:
     return DECIMALS.get(indicator.type, 2)
 
 
+def indicator_or_placeholder(referential: Referential, indicator_id: str) -> Indicator:
+    """The referential's indicator ``indicator_id``, or a stand-in counted indicator of that id
+    (a row of a table whose indicator is no longer in the referential still shows its values)."""
+    try:
+        return referential.indicator(str(indicator_id))
+    except KeyError:
+        return Indicator(id=str(indicator_id), fiche="", libelle=str(indicator_id), type="comptage",
+                         unite="")
+
+
 def value_text(value: Any, indicator: Indicator, diffusion: str = "public",
                with_unit: bool = False) -> str:
     """A value as shown in tables: "secret" when masked, "—" when missing, "81 %" for percentages,

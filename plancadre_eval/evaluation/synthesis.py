@@ -14,7 +14,7 @@ import pandas as pd
 from .. import formatting, schedule
 from ..engine import completeness_summary
 from ..indicators import coverage_text
-from ..referential import Indicator, fiche_sort_key
+from ..referential import fiche_sort_key
 from ..review import NOT_REVIEWED
 from ..statuses import (
     FICHE_STATUS_RULE, FicheStatus, MilestoneStatus, TargetStatus, plan_summary,
@@ -24,7 +24,8 @@ from .context import (  # noqa: F401 (the notebook calls load_context)
 )
 from .html import (
     Html, MISSING, STYLE, badge, bullet_list, change_text, date_text, demo_notice, esc, figure,
-    html_table, link, paragraph, provenance_html, referential_rows, rule_html, value_text,
+    html_table, indicator_or_placeholder, link, paragraph, provenance_html, referential_rows,
+    rule_html, value_text,
 )
 
 #: Headline indicators of the synthesis ("chiffres clés"): ids of the shipped referential; ids
@@ -138,8 +139,6 @@ def plan_overview(sd: SynthesisData) -> pd.DataFrame:
 
 def plan_overview_section(sd: SynthesisData) -> Html:
     """The plan-level figures: share of fiches implemented and engaged, by axe, with a bar chart."""
-    from .. import charts
-
     total = sd.summary[sd.summary["axe"] == "Ensemble"].iloc[0]
     y = sd.year
     sentence = (f"En {y}, {formatting.format_number(total['mises en œuvre'], 0)} fiches sur "
@@ -158,20 +157,26 @@ def plan_overview_section(sd: SynthesisData) -> Html:
         committee = (f"Statuts retenus par le comité de pilotage : {n_seen} fiche(s) examinée(s) "
                      f"sur {len(due_rows)} évaluées en {y}, dont {n_changed} dont le comité a "
                      "changé le statut calculé ; les autres gardent leur statut calculé.")
-    counts = sd.summary[sd.summary["axe"] != "Ensemble"].copy()
-    counts["libelle"] = [f"Axe {a}" for a in counts["axe"]]
-    fig = charts.status_bars(counts)
-    alt_parts = []
-    for _, r in counts.iterrows():
-        bits = [f"{int(r[s])} {s}" for s in FicheStatus if int(r[s])]
-        alt_parts.append(f"{r['libelle']} : " + ", ".join(bits))
-    alt = f"Statut des fiches par axe en {y} : " + " ; ".join(alt_parts) + "."
     return Html(
         f"<p><strong>{esc(sentence)}</strong></p>" + paragraph(committee)
         + html_table(table, f"Fiches par statut et par axe en {y}",
                      numeric=[c for c in table.columns if c != "Axe"], row_header="Axe")
-        + figure(fig, alt, f"Nombre de fiches par statut et par axe en {y}.")
+        + status_bars_figure(sd.summary, f"en {y}")
     )
+
+
+def status_bars_figure(summary: pd.DataFrame, when: str) -> Html:
+    """The bar chart of fiches by status and axe of a :func:`plancadre_eval.statuses.plan_summary`
+    table (its "Ensemble" row left out), with its alt text and caption; ``when`` says the date in
+    French ("en 2021", "fin 2022")."""
+    from .. import charts
+
+    counts = summary[summary["axe"] != "Ensemble"].copy()
+    counts["libelle"] = [f"Axe {a}" for a in counts["axe"]]
+    alt = f"Statut des fiches par axe {when} : " + " ; ".join(
+        f"{r['libelle']} : " + ", ".join(f"{int(r[s])} {s}" for s in FicheStatus if int(r[s]))
+        for _, r in counts.iterrows()) + "."
+    return figure(charts.status_bars(counts), alt, f"Nombre de fiches par statut et par axe {when}.")
 
 
 def fiche_grid(sd: SynthesisData, axe: str) -> pd.DataFrame:
@@ -235,14 +240,12 @@ def targets_overview_section(sd: SynthesisData) -> Html:
     if late.empty:
         out.append(paragraph("Aucune cible n'est en retard."))
     else:
-        inds = {i.id: i for i in ctx.referential.indicators()}
         rows = []
         for _, r in late.iterrows():
-            ind = inds.get(str(r["indicateur"]))
-            dummy = ind or Indicator(id="", fiche="", libelle="", type="comptage", unite="")
+            ind = indicator_or_placeholder(ctx.referential, str(r["indicateur"]))
             rows.append([link(f"fiche-{r['fiche']}.html", r["fiche"]) if r["fiche"] in sd.due else r["fiche"],
                          str(r["cible"]), ctx.name_of(str(r["territoire"])),
-                         value_text(r["valeur"], dummy), value_text(r["valeur_cible"], dummy),
+                         value_text(r["valeur"], ind), value_text(r["valeur_cible"], ind),
                          date_text(r["echeance"]), formatting.format_percent(r["progression_pct"], 0)])
         table = pd.DataFrame(rows, columns=["Fiche", "Cible", "Territoire", f"Valeur {y}", "Cible visée",
                                             "Échéance", "Progression"], dtype=object)

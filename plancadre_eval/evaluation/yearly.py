@@ -8,17 +8,19 @@ pilots' explanations from :func:`pilot_explanations` (the one access to the coll
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import pandas as pd
 
 from .. import changes, formatting
-from ..referential import Fiche, Indicator
+from ..referential import Fiche
 from ..statuses import FicheStatus, MilestoneStatus
 from .context import Context
-from .committee import pending_text, published_comments
+from .committee import gated_comments, pending_text
 from .fiche import FicheData
-from .html import Html, badge, bullet_list, change_text, date_text, esc, html_table, link, paragraph, value_text
+from .html import (
+    Html, badge, bullet_list, change_text, date_text, esc, html_table, indicator_or_placeholder, link,
+    paragraph, value_text,
+)
 from .synthesis import SynthesisData
 
 #: Number of indicators listed among the largest changes of the year.
@@ -42,32 +44,18 @@ def months_text(months: int) -> str:
     return f"en retard de {duration_text(months)}"
 
 
-@dataclass(frozen=True)
-class _CommentScope:
-    context: Context
-    fiche: Fiche
-    year: int
-
-
 def pilot_explanations(ctx: Context, fiche: Fiche, year: int) -> list[str]:
     """The pilots' comments of ``year`` for a fiche, as "indicateur (territoire) : commentaire",
-    read through :func:`plancadre_eval.evaluation.committee.published_comments` (the pages' one
+    read through :func:`plancadre_eval.evaluation.committee.gated_comments` (the pages' one
     access to comments, behind the comment gate): a comment the committee has not allowed to
     publish is only counted ("N commentaire(s) en attente de relecture …")."""
-    table, pending = published_comments(_CommentScope(ctx, fiche, year), year)  # type: ignore[arg-type]
+    table, pending = gated_comments(ctx, fiche, year, year)
     out = [f"{r['Indicateur']} ({r['Territoire']}) : {r['Commentaire']}" for _, r in table.iterrows()]
     return out + ([pending_text(pending)] if pending else [])
 
 
 def _fiche_link(fid: str, due: bool) -> str | Html:
     return link(f"fiche-{fid}.html", fid) if due else fid
-
-
-def _indicator(ctx: Context, iid: str) -> Indicator:
-    for ind in ctx.referential.indicators():
-        if ind.id == iid:
-            return ind
-    return Indicator(id=iid, fiche="", libelle=iid, type="comptage", unite="")
 
 
 # --- one fiche -------------------------------------------------------------------------------------
@@ -156,7 +144,7 @@ def highlights_section(sd: SynthesisData) -> Html:
     else:
         rows = []
         for _, r in big.iterrows():
-            ind = _indicator(ctx, str(r["indicateur"]))
+            ind = indicator_or_placeholder(ctx.referential, str(r["indicateur"]))
             rows.append([f"{r['libelle']} ({r['unite']})" if r["unite"] else r["libelle"],
                          _fiche_link(r["fiche"], r["fiche"] in due),
                          value_text(r["valeur_n_1"], ind), value_text(r["valeur"], ind),
@@ -215,7 +203,7 @@ def attention_section(sd: SynthesisData) -> Html:
     else:
         rows = []
         for _, r in behind.iterrows():
-            ind = _indicator(ctx, str(r["indicateur"] or ""))
+            ind = indicator_or_placeholder(ctx.referential, str(r["indicateur"] or ""))
             rows.append([_fiche_link(r["fiche"], r["fiche"] in due), r["cible"],
                          date_text(r["echeance"]), value_text(r["valeur"], ind),
                          value_text(r["valeur_cible"], ind),
