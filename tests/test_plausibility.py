@@ -149,8 +149,8 @@ def test_duration_needs_persons_of_the_same_year_and_territory(ref):
 
 
 def test_negative_values_and_several_warnings_on_one_row(ref):
-    table = obs(("2.9.2", "numerateur", 2021, "62", -2.5, 2), ("2.9.2", "valeur", 2021, "62", -5, 3),
-                ("2.6.4", "valeur", 2021, "621", -1, 4))
+    table = obs(("2.9.2", "numerateur", 2021, "62", -2.5, 2),
+                ("2.9.2", "valeur", 2021, "62", -5, 3), ("2.6.4", "valeur", 2021, "621", -1, 4))
     assert lines(ref, table) == [
         "f.csv:2: avertissement : '2.9.2.numerateur' vaut -2,5 en 2021 (territoire '62') : une "
         "valeur négative est hors de ses bornes naturelles.",
