@@ -77,9 +77,11 @@ from .constants import (
     DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_WARM_MODULES, ERROR_INVALID_DATA,
     NOTEBOOK_FILES, STATUS_FAILED, STATUS_OK,
 )
-from .kernels import keep_one_kernel, offer_kept_kernel, shutdown_kernels
+from .kernels import (
+    discard_prestarted, keep_one_kernel, offer_kept_kernel, prestart_kernels, shutdown_kernels,
+)
 from .page import PageResult, PageTask, execute_page, preload
-from .planning import Validator, YearPlan, notebook_parameters, plan_year
+from .planning import Validator, YearPlan, expects_rendering, notebook_parameters, plan_year
 from .report import (
     PageRecord, finalize_year, format_failure, format_summary, format_total, indicators_step,
     write_multi_year_table, write_page, write_top_index,
@@ -274,20 +276,33 @@ def run_years(
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise UsageError(f"--jobs doit être au moins 1 (reçu {jobs}).")
-    plans = [plan_year(year, params=params, referential=referential, notebooks=notebooks,
-                       out_dir=out, fiches=fiches, force=force, lib_hash=lib_hash,
-                       validator=validator, root=root,
-                       params_display=(params_display or {}).get(year, ""), sources=sources)
-             for year, params in requests]
+    token = uuid.uuid4().hex
+    from . import resident
+
+    pooled_here = hooks.executor is None and not scheduler and reuse_kernels
+    if pooled_here and page_function is execute_page and requests and \
+            expects_rendering([y for y, _ in requests], out, force=force, lib_hash=lib_hash,
+                              fiches=fiches):
+        # the kernels start while the inputs are validated and the pages planned
+        wanted = len(list(fiches)) * len(requests) if fiches else jobs
+        kept = 1 if resident.read(str(root)) is not None else 0
+        prestart_kernels(min(jobs, wanted) - kept, root=str(root), token=token,
+                         warm_modules=tuple(warm_modules), start_timeout=start_timeout,
+                         detached=keep_kernel)
+    try:
+        plans = [plan_year(year, params=params, referential=referential, notebooks=notebooks,
+                           out_dir=out, fiches=fiches, force=force, lib_hash=lib_hash,
+                           validator=validator, root=root,
+                           params_display=(params_display or {}).get(year, ""), sources=sources)
+                 for year, params in requests]
+    except BaseException:
+        discard_prestarted()
+        raise
     notes = [n for p in plans for n in p.notes]
     if not quiet:
         for n in notes:
             print(n, file=sys.stderr)
 
-    token = uuid.uuid4().hex
-    from . import resident
-
-    pooled_here = hooks.executor is None and not scheduler and reuse_kernels
     kept_key = resident.compatibility_key(str(root), tuple(warm_modules), lib_hash)
     tasks: list[PageTask] = []
     for plan in plans:
@@ -407,6 +422,7 @@ def run_years(
                 pass
             client.close()
         offer_kept_kernel(None)
+        discard_prestarted()  # more kernels started early than pages to render
         if completed and keep_kernel and pooled_here:
             keep_one_kernel(str(root), kept_key, resident.IDLE_MINUTES)
         if own_executor:
