@@ -15,7 +15,7 @@ For a year ``Y`` the runner produces, in ``outputs/<Y>/``:
 
 and ``outputs/index.html`` links the years present.
 
-How it works (in this order, so that bad input never starts a kernel):
+How it works (in this order, so that bad input never executes a notebook):
 
 1. parameters (``params/<Y>.yaml``, ``--params``, ``--data``, ``--referentiel``) and the referential
    are validated, then the collection files (:func:`plancadre_eval.collection.load_collection`, the
@@ -26,7 +26,10 @@ How it works (in this order, so that bad input never starts a kernel):
    indicators and the diagnostic, plus the territory files; the synthesis reads everything), the
    referential and the library (SHA-256 of ``plancadre_eval/**/*.py`` and ``templates/**``). A page
    whose inputs did not change since its last successful render is reused; otherwise the summary
-   says why it is re-rendered.
+   says why it is re-rendered. When pages will surely be rendered (``--force``, a year never
+   rendered into the output folder or by another library, a fiche asked for whose page is
+   absent), the kernels start during steps 1 and 2 instead of after them; bad input then stops
+   them before any notebook runs.
 3. Pages are executed with papermill (python API) and rendered with nbconvert
    (:func:`plancadre_eval.rendering.render_html`) by a :mod:`concurrent.futures` executor: a
    thread pool (``--jobs``, default the number of cores) or a Dask cluster (``--scheduler``). Each
@@ -45,7 +48,7 @@ A bad collection file stops only its fiches (:mod:`plancadre_eval.exclusions`): 
 rendered (the previous page stays), they are failed in the summary, the index and
 ``manifest.json`` (``erreur.problemes``: the ``FICHIER:LIGNE: colonne …`` lines), and every other
 page is produced without their rows (the synthesis names them). A problem no fiche can be named for
-(unreadable file, unknown fiche and indicator) still stops the whole year before any kernel.
+(unreadable file, unknown fiche and indicator) still stops the whole year before any notebook.
 
 The heavy modules (papermill, nbconvert, pandas, dask) are imported only when something has to be
 rendered: a run where nothing changed takes well under two seconds.
@@ -253,7 +256,9 @@ def run_years(
     keep_kernel: bool = False,
 ) -> RunResult:
     """Render the years of ``requests`` (``(year, parameters)`` pairs, parameters already resolved,
-    see :func:`resolve_params`). Every year is validated and planned before any kernel starts.
+    see :func:`resolve_params`). Every year is validated and planned before any notebook runs; when
+    pages will surely be rendered (:func:`.planning.expects_rendering`) the kernels start meanwhile
+    (:func:`.kernels.prestart_kernels`) and those no page takes are stopped.
 
     ``notebooks`` maps "fiche", "synthese", "diagnostic" to notebook paths (default: the project's
     ``notebooks/``); the pages run in a thread pool (``jobs`` threads) or on a Dask cluster
