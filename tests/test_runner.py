@@ -736,6 +736,7 @@ def test_real_executed_notebook_is_kept_without_timestamps(executed):
     nb = json.loads((executed.year_dir / "fiche-2.10.ipynb").read_text(encoding="utf-8"))
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert len(injected) == 1 and 'fiche_id = "2.10"' in "".join(injected[0]["source"])
+    assert injected[0]["id"] == "parametres-injectes"  # papermill's is random
     text = json.dumps(nb)
     assert "start_time" not in text and "end_time" not in text and "iopub" not in text
     assert nb["metadata"]["papermill"]["input_path"] == "notebooks/evaluation_fiche.ipynb" or \
@@ -771,6 +772,10 @@ def test_fresh_kernels_give_the_same_bytes_as_the_warm_kernel(executed, tmp_path
     assert rendered(result) == ["diagnostic", "fiche-4.5", "synthese"]
     for name in ("fiche-4.5", "synthese", "diagnostic", "fiche-2.10", "index"):
         assert proj.html(name) == executed.first_pages[f"{name}.html"], name
+    for name in ("fiche-4.5", "synthese", "diagnostic"):  # the executed notebooks' cells too
+        ids = [[c["id"] for c in json.loads((p.year_dir / f"{name}.ipynb").read_text("utf-8"))["cells"]]
+               for p in (proj, executed)]
+        assert ids[0] == ids[1], name
 
 
 @pytest.mark.slow
