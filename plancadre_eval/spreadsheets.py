@@ -254,6 +254,11 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
+#: Control characters other than tab and line ends (``str.translate`` deletes them: their number
+#: tells a binary file from a CSV one).
+_CONTROLS = {c: None for c in range(32) if chr(c) not in "\t\r\n"}
+
+
 def _read_csv_rows(raw: RawFile, data: bytes) -> list[tuple[int, list[str]]] | None:
     if data.startswith(b"PK\x03\x04"):
         raw.problem(None, None, "fichier illisible : c'est un classeur Excel enregistré avec "
@@ -271,7 +276,7 @@ def _read_csv_rows(raw: RawFile, data: bytes) -> list[tuple[int, list[str]]] | N
                         "Windows-1252) ; enregistrez-le depuis Excel au format « CSV UTF-8 » ou "
                         "« CSV (séparateur : point-virgule) ».")
         return None
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
+    controls = len(text) - len(text.translate(_CONTROLS))
     if controls > max(2, len(text) // 100):
         raw.problem(None, None, "fichier illisible : contenu binaire, ce n'est pas un fichier "
                     "CSV ; enregistrez-le depuis Excel au format « CSV (séparateur : "

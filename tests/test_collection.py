@@ -207,6 +207,20 @@ def test_unreadable_or_empty_file(ref, name, message):
     assert lines(path, ref) == [f"{path}: {message}"]
 
 
+def test_tabs_and_line_ends_are_not_control_characters(tmp_path, ref):
+    # 3 control characters in a 285-character file: above max(2, 1 %), refused; tabs, CR and LF
+    # (50 of them here) never count
+    body = "fiche;indicateur;annee;territoire;valeur\r\n" + "1.4;1.4.1;2021;62;1\t\t\r\n" * 10
+    ok = tmp_path / "tabulations.csv"
+    ok.write_text(body, encoding="utf-8")
+    assert lines(ok, ref) == []
+    bad = tmp_path / "controles.csv"
+    bad.write_text(body + "\x00\x01\x1b", encoding="utf-8")
+    assert lines(bad, ref) == [f"{bad}: fichier illisible : contenu binaire, ce n'est pas un "
+                               "fichier CSV ; enregistrez-le depuis Excel au format « CSV "
+                               "(séparateur : point-virgule) » ou « Classeur Excel (.xlsx) »."]
+
+
 def test_file_that_is_not_a_table(ref):
     path = BAD / "pas-un-tableau.csv"
     assert lines(path, ref) == [
