@@ -701,8 +701,10 @@ class _LayoutCachingRenderer(RendererAgg):
             if len(_LAYOUTS) >= _LAYOUTS_KEPT:
                 _LAYOUTS.clear()
             _LAYOUTS[key] = glyphs
+        # x and y as Python floats rather than numpy ones (the glyph offsets are Python floats):
+        # the same IEEE double sums and products, rounded alike (half to even), done faster.
         self._draw_text_glyphs_and_boxes(
-            gc, x, y, angle,
+            gc, float(x), float(y), angle,
             ((ft_object, size, glyph_index, 0, 1, dx, dy)
              for ft_object, glyph_index, dx, dy in glyphs),
             [])
@@ -723,9 +725,7 @@ class _LayoutCachingRenderer(RendererAgg):
         from matplotlib.backends.backend_agg import get_hinting_flag
         from matplotlib.ft2font import RenderMode
 
-        # y is downwards; dy (below) is upwards, as FreeType's y. Python floats rather than numpy
-        # ones: the same IEEE sums and products, rounded alike (half to even), done faster.
-        x, y = float(x), float(y)
+        # y is downwards; dy (below) is upwards, as FreeType's y.
         cos = math.cos(math.radians(angle))
         sin = math.sin(math.radians(angle))
         load_flags = get_hinting_flag()

@@ -457,3 +457,16 @@ def test_a_glyph_drawn_at_another_resolution_is_rendered_anew():
     reference = io.BytesIO()
     fig.savefig(reference, format="png", dpi=72)
     assert (_pixels(png) == _pixels(reference.getvalue())).all()
+
+
+@_needs_glyph_cache
+def test_mathtext_glyphs_and_rules_have_the_pixels_of_savefig():
+    from matplotlib.transforms import IdentityTransform
+
+    charts._GLYPHS.clear()
+    fig = charts.new_figure((2, 1))
+    for x, y in [(10.4, 50.2), (110.4, 20.2)]:  # the second one whole pixels away: from the cache
+        fig.text(x, y, r"$\frac{1}{2}\,x^2 = 10\%$", transform=IdentityTransform(), fontsize=9)
+    png = charts.png_bytes(fig)
+    assert charts._GLYPHS
+    assert (_pixels(png) == _savefig_pixels(fig)).all()
