@@ -24,9 +24,11 @@ bytes, and never written to.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
+from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -220,9 +222,16 @@ class _Places:
         structures = {s.code: structure_level(s) for s in ref.structures}
         codes = {str(c) for c in territories.valid_codes(ref)} | set(structures) | {self.dep}
         self.levels: dict[str, str | None] = {**structures, self.dep: Level.DEPARTEMENT}
-        self.codes = sorted(codes, key=natural_key)
-        self.lookup = {c.lower(): c for c in self.codes}
+        self._codes = codes
+        self.lookup = {c.lower(): c for c in codes}
+        if len(self.lookup) < len(codes):   # equal but for case: the last in natural order wins
+            self.lookup = {c.lower(): c for c in self.codes}
         self._at_level: dict[str, list[str]] = {}
+
+    @functools.cached_property
+    def codes(self) -> list[str]:
+        """Every accepted code, in natural order (sorted when first needed: suggestions)."""
+        return sorted(self._codes, key=natural_key)
 
     def canonical(self, text: str) -> str | None:
         s = _SPACES_RE.sub("", text)
@@ -353,21 +362,25 @@ def load_collection(
 
 def _frame(raws: list[RawFile]) -> pd.DataFrame:
     """Raw text rows of all readable files, one column per collection column."""
-    records = []
+    columns = list(COLLECTION_COLUMNS) + ["file_index", "ligne"]
+    data: dict[str, list] = {c: [] for c in columns}
     for index, raw in enumerate(raws):
         if not raw.rows:
             continue
-        cols = raw.columns
-        for n, cells in raw.rows:
-            rec = {}
-            for c in COLLECTION_COLUMNS:
-                i = cols.get(c)
-                rec[c] = cells[i] if i is not None and i < len(cells) else ""
-            rec["file_index"] = index
-            rec["ligne"] = n
-            records.append(rec)
-    columns = list(COLLECTION_COLUMNS) + ["file_index", "ligne"]
-    return pd.DataFrame.from_records(records, columns=columns)
+        for c in COLLECTION_COLUMNS:
+            i = raw.columns.get(c)
+            if i is None:
+                data[c] += [""] * len(raw.rows)
+            else:
+                data[c] += [cells[i] if i < len(cells) else "" for _, cells in raw.rows]
+        data["file_index"] += [index] * len(raw.rows)
+        data["ligne"] += [n for n, _ in raw.rows]
+    if not data["ligne"]:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(data, columns=columns)
+
+
+_UNSET = object()   # no result memoised yet (see _RowChecks.cell)
 
 
 class _RowChecks:
@@ -382,6 +395,20 @@ class _RowChecks:
         self.places = _Places(ref, territories)
         self.years = ref.plan.data_years
         self._memo: dict[tuple[str, str], str | None] = {}
+        self._cells: dict[tuple, Any] = {}   # (check, cell text...) -> its result
+
+    def cell(self, check: str, *args) -> Any:
+        """``getattr(self, check)(*args)``, once per distinct cell: a column holds few distinct
+        texts (fiches, ids, years, territory codes), and each check is a pure function of them."""
+        key = (check, *args)
+        found = self._cells.get(key, _UNSET)
+        if found is _UNSET:
+            found = self._cells[key] = getattr(self, check)(*args)
+        return found
+
+    def entry(self, text: str) -> _Entry | None:
+        """The id a row's ``indicateur`` cell names; None when empty or unknown."""
+        return self.ids.entries.get(_norm_id(text)) if text else None
 
     def _closest(self, text: str, pool_name: str, pool: list[str]) -> str | None:
         key = (text, pool_name)
@@ -502,6 +529,11 @@ class _RowChecks:
         return math.nan, text, f"'{text}' n'est pas une date ; attendu {_DATE_HINT}."
 
 
+#: One row of :func:`_frame` as :func:`_validate` reads it, with its parsed ``valeur``.
+_Row = namedtuple("_Row", ("file_index", "ligne", "fiche", "indicateur", "annee", "territoire",
+                           "valeur", "source", "commentaire", "number", "percent"))
+
+
 def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLike,
               warnings: list[DataWarning] | None = None,
               file_fiches: dict[str, set[str]] | None = None) -> tuple[pd.DataFrame, list[Problem]]:
@@ -530,13 +562,15 @@ def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLik
             return f"ligne {row}"
         return f"ligne {row} de {raws[file_index].display}"
 
-    for pos, rec in enumerate(table.itertuples(index=False)):
+    # plain Python over the columns, each read once (a row: one tuple of cells)
+    for rec in map(_Row._make, zip(*(table[c].tolist() for c in _Row._fields[:-2]),
+                                   numbers.tolist(), percents.tolist())):
         raw, row = raws[rec.file_index], rec.ligne
-        entry = checks.ids.entries.get(_norm_id(rec.indicateur)) if rec.indicateur else None
+        entry = checks.cell("entry", rec.indicateur)
         if not rec.valeur and not (entry and entry.kind == "texte" and rec.commentaire):
             continue  # an empty valeur means "not reported"
         messages: list[tuple[str, str | None]] = []
-        fiche, msg = checks.fiche(rec.fiche)
+        fiche, msg = checks.cell("fiche", rec.fiche)
         messages.append(("fiche", msg))
         if fiche is not None:
             file_fiches.setdefault(raw.display, set()).add(fiche)
@@ -544,14 +578,14 @@ def _validate(raws: list[RawFile], ref: Referential, territories: TerritoriesLik
         messages.append(("indicateur", msg))
         if entry is not None and fiche is not None:
             messages.append(("fiche", checks.same_fiche(entry, fiche, rec.fiche)))
-        year, msg = checks.year(rec.annee)
+        year, msg = checks.cell("year", rec.annee)
         messages.append(("annee", msg))
-        code, msg = checks.territory(rec.territoire, entry)
+        code, msg = checks.cell("territory", rec.territoire, entry)
         messages.append(("territoire", msg))
         number, texte = math.nan, rec.valeur
         if entry is not None:
-            number, texte, msg = checks.value(rec.valeur, float(numbers.iat[pos]),
-                                              bool(percents.iat[pos]), entry, rec.commentaire)
+            number, texte, msg = checks.value(rec.valeur, float(rec.number),
+                                              bool(rec.percent), entry, rec.commentaire)
             messages.append(("valeur", msg))
         local = [Problem(raw.display, row, col, m) for col, m in messages if m]
         if entry is not None and year is not None and code is not None:
@@ -628,14 +662,20 @@ def _demo_mix(raws: list[RawFile], table: pd.DataFrame, bad_rows: set[tuple[int,
     A row whose ``source`` says "démonstration" read from a folder without the ``DEMONSTRATION``
     marker, or a row without it read from a folder holding the marker, is an error."""
     problems = []
-    demo_of = {s: is_demo_source(s) for s in table["source"].unique()}
-    demo_rows = table["source"].map(demo_of).astype(bool)
-    for index, raw in enumerate(raws):
-        mine = (table["file_index"] == index) & (table["valeur"] != "")
-        wrong = mine & (demo_rows != raw.demo)
-        if not wrong.any():
+    demo_of: dict[str, bool] = {}
+    wrong: dict[int, list[int]] = {}           # file index -> rows concerned, in table order
+    for index, valeur, source, ligne in zip(*(table[c].tolist() for c in (
+            "file_index", "valeur", "source", "ligne"))):
+        if valeur == "":
             continue
-        rows = table.loc[wrong, "ligne"].tolist()
+        if source not in demo_of:
+            demo_of[source] = bool(is_demo_source(source))
+        if demo_of[source] != raws[index].demo:
+            wrong.setdefault(index, []).append(ligne)
+    for index, raw in enumerate(raws):
+        rows = wrong.get(index)
+        if not rows:
+            continue
         others = f" (et {len(rows) - 1} autres lignes)" if len(rows) > 1 else ""
         if raw.demo:
             message = (f"ligne de données réelles{others} dans un dossier de démonstration (il "

@@ -192,12 +192,16 @@ def _read(data_dir: Path, referential: Referential, territories):
 
 
 def write_followup(referential: Referential, territories, year: int, data_dir: Path,
-                   out_dir: Path, data_label: str) -> list[Path]:
+                   out_dir: Path, data_label: str, read: tuple | None = None) -> list[Path]:
     """Write ``collecte.html`` and ``relances.csv`` of ``year`` into ``out_dir`` (French Excel
-    CSV: ``;``, UTF-8 with BOM); returns the paths written. Deterministic (no date)."""
+    CSV: ``;``, UTF-8 with BOM); returns the paths written. Deterministic (no date).
+
+    ``read``: ``(collection, problems)`` of ``data_dir`` as
+    :func:`plancadre_eval.collection.read_collection` returns them, when the caller has them
+    already (the runner's year table); read here otherwise."""
     from .rendering import render_page, write_atomic
 
-    collection, problems = _read(data_dir, referential, territories)
+    collection, problems = read if read is not None else _read(data_dir, referential, territories)
     followups = follow_up(referential, territories, year, collection, problems)
     orphans = unattributed_problems(collection, problems)
     html = render_page("collecte.html.j2", annee=year, plan=referential.plan,

@@ -56,6 +56,11 @@ def territory_bound(ind: Indicator, count_of: Callable[[str], int]) -> tuple[int
     return None
 
 
+def _missing(value) -> bool:
+    """True for a missing cell (None, NaN, ``pd.NA``): a key pandas' ``groupby`` would drop."""
+    return value is None or value is pd.NA or value != value
+
+
 def plausibility_warnings(
     observations: pd.DataFrame,
     referential: Referential,
@@ -65,8 +70,13 @@ def plausibility_warnings(
     """Every plausibility warning of ``observations``, sorted by file and row.
 
     ``count_of(level)`` is the number of territories of a level in the département
-    (:func:`territories.expected_codes`); ``displays`` maps the ``fichier`` column to the path
-    shown in the lines (default: the ``fichier`` value itself).
+    (:func:`territories.expected_codes`), asked once per level; ``displays`` maps the ``fichier``
+    column to the path shown in the lines (default: the ``fichier`` value itself).
+
+    Plain Python over the columns (each read once with ``tolist``), rows in the table's order:
+    the checks of each value, then the year-on-year changes (rows sorted by year, stable; groups
+    in order of first appearance), the parts above their total, the durations without persons;
+    the warnings of one file and row keep that order.
     """
     if observations.empty:
         return []
@@ -76,39 +86,57 @@ def plausibility_warnings(
     indicators = {i.id: i for i in referential.indicators()}
     found: list[tuple[str, int, str]] = []
 
-    def warn(rec, message: str) -> None:
-        found.append((str(rec.fichier), int(rec.ligne), message))
+    def warn(row: tuple, message: str) -> None:
+        found.append((str(row[5]), int(row[6]), message))
 
-    numeric = observations[observations["valeur"].notna()]
-    numeric = numeric[numeric["indicateur"].isin(list(indicators))]
-    for rec in numeric.itertuples(index=False):
-        ind = indicators[rec.indicateur]
-        ident = rec.indicateur if rec.composante == "valeur" else f"{rec.indicateur}.{rec.composante}"
-        value = float(rec.valeur)
+    # rows: (indicateur, composante, annee, territoire, valeur, fichier, ligne)
+    rows = list(zip(*(observations[c].tolist() for c in (
+        "indicateur", "composante", "annee", "territoire", "valeur", "fichier", "ligne"))))
+    keep = (observations["valeur"].notna()
+            & observations["indicateur"].isin(list(indicators))).tolist()
+    numeric = [row for row, ok in zip(rows, keep) if ok]
+
+    counts: dict[str, int] = {}
+
+    def count_once(level: str) -> int:
+        if level not in counts:
+            counts[level] = count_of(level)
+        return counts[level]
+
+    bounds: dict[str, tuple[int, str] | None] = {}   # indicator -> its bound, asked once
+    for row in numeric:
+        ident_, comp, year, code, raw, _, _ = row
+        ind = indicators[ident_]
+        ident = ident_ if comp == "valeur" else f"{ident_}.{comp}"
+        value = float(raw)
         if value < 0:
-            warn(rec, f"'{ident}' vaut {_number(value)} en {rec.annee} (territoire "
-                      f"'{rec.territoire}') : une valeur négative est hors de ses bornes naturelles.")
-        if rec.composante == "valeur" and ind.type == "pourcentage" and not 0 <= value <= 100:
-            warn(rec, f"'{ident}' vaut {_number(value)} % en {rec.annee} : une part est comprise "
+            warn(row, f"'{ident}' vaut {_number(value)} en {year} (territoire "
+                      f"'{code}') : une valeur négative est hors de ses bornes naturelles.")
+        if comp == "valeur" and ind.type == "pourcentage" and not 0 <= value <= 100:
+            warn(row, f"'{ident}' vaut {_number(value)} % en {year} : une part est comprise "
                       "entre 0 et 100 %.")
-        bound = territory_bound(ind, count_of) if rec.composante == "valeur" else None
-        if bound is not None and rec.territoire == dep and value > bound[0]:
-            warn(rec, f"'{ident}' vaut {_number(value)} {bound[1]} en {rec.annee} : le "
+        if comp != "valeur":
+            continue
+        if ident_ not in bounds:
+            bounds[ident_] = territory_bound(ind, count_once)
+        bound = bounds[ident_]
+        if bound is not None and code == dep and value > bound[0]:
+            warn(row, f"'{ident}' vaut {_number(value)} {bound[1]} en {year} : le "
                       f"département n'en compte que {bound[0]} ; vérifiez qu'il s'agit bien du "
                       "nombre de territoires concernés (et non d'une somme de places ou de "
                       "dispositifs).")
 
-    by_key = numeric.sort_values("annee", kind="stable").groupby(
-        ["indicateur", "composante", "territoire"], sort=False)
-    for (ident, comp, code), group in by_key:
-        ind = indicators[ident]
-        if ind.type == "pourcentage" and comp == "valeur":
+    series: dict[tuple, list[tuple]] = {}   # (indicateur, composante, territoire) -> rows by year
+    for row in sorted(numeric, key=lambda r: r[2]):
+        if not (_missing(row[1]) or _missing(row[3])):
+            series.setdefault((row[0], row[1], row[3]), []).append(row)
+    for (ident, comp, code), group in series.items():
+        if comp == "valeur" and indicators[ident].type == "pourcentage":
             continue  # a share's change is judged on its numerator and denominator
-        rows = list(group.itertuples(index=False))
-        for before, now in zip(rows, rows[1:]):
-            if int(now.annee) != int(before.annee) + 1:
+        for before, now in zip(group, group[1:]):
+            if int(now[2]) != int(before[2]) + 1:
                 continue
-            a, b = float(before.valeur), float(now.valeur)
+            a, b = float(before[4]), float(now[4])
             if a <= 0 or b <= 0 or max(a, b) < SMALL_COUNT:
                 continue
             ratio = b / a
@@ -116,41 +144,46 @@ def plausibility_warnings(
                 name = ident if comp == "valeur" else f"{ident}.{comp}"
                 change = (f"multipliée par {_number(round(ratio, 1))}" if ratio > 1
                           else f"divisée par {_number(round(1 / ratio, 1))}")
-                warn(now, f"'{name}' (territoire '{code}') passe de {_number(a)} en {before.annee} "
-                          f"à {_number(b)} en {now.annee} : valeur {change} en un an (seuil : "
+                warn(now, f"'{name}' (territoire '{code}') passe de {_number(a)} en {before[2]} "
+                          f"à {_number(b)} en {now[2]} : valeur {change} en un an (seuil : "
                           f"×{_number(factor)} ou ÷{_number(factor)}, facteur_plausibilite du "
                           "référentiel) ; vérifiez l'unité et le périmètre.")
 
-    additive = numeric[numeric["composante"].isin(ADDITIVE)
-                       | ((numeric["composante"] == "valeur")
-                          & numeric["indicateur"].map(lambda i: indicators[i].type == "comptage"))]
-    totals = additive[additive["territoire"] == dep]
-    parts = additive[additive["territoire"] != dep]
-    if not totals.empty and not parts.empty:
+    def additive(row: tuple) -> bool:
+        return row[1] in ADDITIVE or (row[1] == "valeur"
+                                      and indicators[row[0]].type == "comptage")
+
+    is_total = [ok and additive(row) and not _missing(row[3]) and row[3] == dep
+                for row, ok in zip(rows, keep)]
+    is_part = [ok and additive(row) and (_missing(row[3]) or row[3] != dep)
+               for row, ok in zip(rows, keep)]
+    if any(is_total) and any(is_part):
+        # pandas' own sums (its summation, exactly), computed once and read from a dict
+        parts = observations.loc[is_part, ["indicateur", "composante", "annee", "valeur"]]
         sums = parts.groupby(["indicateur", "composante", "annee"])["valeur"].agg(["sum", "count"])
-        for rec in totals.itertuples(index=False):
-            key = (rec.indicateur, rec.composante, rec.annee)
-            if key not in sums.index:
+        sum_of = dict(zip(sums.index, zip(sums["sum"].tolist(), sums["count"].tolist())))
+        for row, total in zip(rows, is_total):
+            if not total:
                 continue
-            total_parts, n = sums.loc[key]
-            if total_parts > float(rec.valeur) + 1e-9:
-                name = rec.indicateur if rec.composante == "valeur" \
-                    else f"{rec.indicateur}.{rec.composante}"
-                warn(rec, f"'{name}' : le total départemental {rec.annee} ({_number(rec.valeur)}) "
+            ident, comp, year, _, raw, _, _ = row
+            if (ident, comp, year) not in sum_of:
+                continue
+            total_parts, n = sum_of[(ident, comp, year)]
+            if total_parts > float(raw) + 1e-9:
+                name = ident if comp == "valeur" else f"{ident}.{comp}"
+                warn(row, f"'{name}' : le total départemental {year} ({_number(raw)}) "
                           f"est inférieur à la somme de ses {int(n)} parties déclarées "
                           f"({_number(total_parts)}) ; l'un des deux est faux.")
 
-    durations = observations[observations["indicateur"].map(
-        lambda i: i in indicators and indicators[i].type == "duree")]
-    if not durations.empty:
-        weighted = set(zip(*(durations.loc[durations["composante"] == "personnes", c]
-                             for c in ("indicateur", "annee", "territoire"))))
-        for rec in durations[durations["composante"] == "valeur"].itertuples(index=False):
-            if (rec.indicateur, rec.annee, rec.territoire) not in weighted:
-                warn(rec, f"durée moyenne '{rec.indicateur}' {rec.annee} (territoire "
-                          f"'{rec.territoire}') sans la ligne '{rec.indicateur}.personnes' : "
-                          "sans le nombre de personnes, la moyenne départementale ne peut pas "
-                          "être calculée ; déclarez-le.")
+    durations = [row for row in rows
+                 if row[0] in indicators and indicators[row[0]].type == "duree"]
+    weighted = {(r[0], r[2], r[3]) for r in durations if r[1] == "personnes"}
+    for row in durations:
+        if row[1] == "valeur" and (row[0], row[2], row[3]) not in weighted:
+            warn(row, f"durée moyenne '{row[0]}' {row[2]} (territoire "
+                      f"'{row[3]}') sans la ligne '{row[0]}.personnes' : "
+                      "sans le nombre de personnes, la moyenne départementale ne peut pas "
+                      "être calculée ; déclarez-le.")
 
     found.sort(key=lambda t: (t[0], t[1]))
     return [DataWarning(displays.get(f, f), row, message) for f, row, message in found]

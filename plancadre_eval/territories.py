@@ -312,13 +312,8 @@ class Territories:
         level = self.level(code)
         if level == "departement":
             return self.departement_name
-        if level == "arrondissement":
-            row = self._arrondissements.set_index("arrondissement").loc[code]
-            return f"Arrondissement {_CHARNIERE.get(row['tncc'], 'de ')}{row['nom_sans_article']}"
-        if level == "epci":
-            return str(self._epcis.set_index("epci").loc[code, "nom"])
-        if level == "commune":
-            return str(self._communes.set_index("commune").loc[code, "nom"])
+        if level in ("arrondissement", "epci", "commune"):
+            return self._names[level][code]
         structure = _structure(code, referential)
         if structure is not None:
             return structure.libelle
@@ -387,6 +382,19 @@ class Territories:
     @functools.cached_property
     def _commune_codes(self) -> set[str]:
         return set(self._communes["commune"])
+
+    @functools.cached_property
+    def _names(self) -> dict[str, dict[str, str]]:
+        """Label of every arrondissement, EPCI and commune code, by level (:meth:`name_of`),
+        built once: the collection template names hundreds of territories."""
+        arr, epcis, communes = self._arrondissements, self._epcis, self._communes
+        return {
+            "arrondissement": {
+                str(c): f"Arrondissement {_CHARNIERE.get(t, 'de ')}{n}"
+                for c, t, n in zip(arr["arrondissement"], arr["tncc"], arr["nom_sans_article"])},
+            "epci": {str(c): str(n) for c, n in zip(epcis["epci"], epcis["nom"])},
+            "commune": {str(c): str(n) for c, n in zip(communes["commune"], communes["nom"])},
+        }
 
 
 def _structure(code: str, referential: Referential | None):

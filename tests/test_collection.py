@@ -528,6 +528,32 @@ def test_real_rows_in_a_demo_folder_are_an_error(tmp_path, ref):
     assert read_collection(tmp_path / "demo.csv", ref, TERR)[1] == []
 
 
+def test_demo_rows_of_several_files_are_reported_file_by_file(tmp_path, ref):
+    a = write_csv(tmp_path, ["1.4;1.4.1;2020;62;10;service;", DEMO_ROW.replace("2021", "2019")],
+                  name="a.csv")
+    b = write_csv(tmp_path, [DEMO_ROW, DEMO_ROW.replace("2021", "2022"), "1.4;1.4.1;2018;62;;;"],
+                  name="b.csv")      # an empty valeur is not reported: not counted
+    coll, problems = read_collection(tmp_path, ref, TERR)
+    message = ("colonne 'source': donnée de démonstration (fictive){} dans un dossier de données "
+               "réelles (sans fichier DEMONSTRATION) : ses chiffres passeraient pour réels ; "
+               "retirez ce fichier du dossier de collecte (les données de démonstration restent "
+               "dans data/demo/).")
+    assert [str(p) for p in problems] == [f"{a}:3: " + message.format(""),
+                                          f"{b}:2: " + message.format(" (et 1 autres lignes)")]
+    assert coll.observations["annee"].tolist() == [2020]
+
+
+def test_the_same_bad_cell_on_several_rows_is_reported_on_each(tmp_path, ref):
+    path = write_csv(tmp_path, ["1.4;1.4.1;1990;62;1;;", "9.9;1.4.1;2021;62;2;;",
+                                "1.4;1.4.1;1990;62;3;;", "9.9;1.4.1;2022;62;4;;"])
+    found = [str(p).replace(str(path), "F") for p in read_collection(path, ref, TERR)[1]]
+    year = "colonne 'annee': année 1990 hors du plan ; attendu une année entre 2018 et 2022."
+    fiche = "colonne 'fiche': fiche '9.9' inconnue ; fiches du plan : "
+    assert found[0] == f"F:2: {year}" and found[2] == f"F:4: {year}"
+    assert found[1].startswith(f"F:3: {fiche}") and found[3] == found[1].replace("F:3:", "F:5:")
+    assert len(found) == 4
+
+
 def test_every_problem_of_a_file_in_one_pass_and_input_untouched(ref):
     path = BAD / "erreurs.csv"
     before = sha256(path)

@@ -91,6 +91,21 @@ def test_page_and_relances_csv(ref, folder, tmp_path_factory):
     assert (again / "collecte.html").read_bytes() == (out / "collecte.html").read_bytes()
 
 
+def test_collection_already_read_is_not_read_again(ref, folder, tmp_path_factory, monkeypatch):
+    read = read_collection([folder], ref, TERR)
+    first = tmp_path_factory.mktemp("lu")
+    write_followup(ref, TERR, 2021, folder, first, "data/collecte")
+
+    def no_second_read(*args, **kwargs):
+        raise AssertionError("collecte relue alors qu'elle était fournie")
+
+    monkeypatch.setattr("plancadre_eval.followup._read", no_second_read)
+    given = tmp_path_factory.mktemp("fourni")
+    write_followup(ref, TERR, 2021, folder, given, "data/collecte", read=read)
+    for name in ("collecte.html", "relances.csv"):
+        assert (given / name).read_bytes() == (first / name).read_bytes()
+
+
 def test_cli_collecte(folder, capsys, monkeypatch):
     monkeypatch.setattr(collection, "_default_territories", lambda: TERR)
     assert cli.main(["collecte", "--year", "2021", "--data", str(folder), "--pilote", "DDETS",

@@ -36,7 +36,9 @@ from plancadre_eval.referential import load_referential
 from plancadre_eval.runner import RunHooks
 from plancadre_eval.runner.constants import CACHE_RENDERED, CACHE_REUSED, STATUS_FAILED, STATUS_OK
 from plancadre_eval.runner.page import PageResult, PageTask, execute_page
-from plancadre_eval.runner.planning import cache_reasons, notebook_parameters, plan_year
+from plancadre_eval.runner.planning import (
+    cache_reasons, expects_rendering, notebook_parameters, plan_year,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "notebooks"
 NOTEBOOKS = {"fiche": FIXTURES / "evaluation_fiche.ipynb",
@@ -405,6 +407,22 @@ def test_deleted_page_is_rendered_again(project):
     assert by_name(result)["fiche-1.1"].reason == "page absente"
 
 
+def test_kernels_are_started_early_only_when_pages_will_be_rendered(project):
+    def guess(**kw):
+        opts = dict(force=False, lib_hash="bibliotheque-1")
+        opts.update(kw)
+        return expects_rendering([2021], project.out, **opts)
+
+    assert guess() and guess(force=True)  # never rendered into this folder
+    project.run()
+    assert not guess()  # rendered by this library: planning decides, no kernel before it
+    assert guess(force=True)
+    assert guess(lib_hash="bibliotheque-2")  # another library: every page again
+    assert not guess(fiches=["2.10"])
+    (project.year_dir / "fiche-2.10.html").unlink()
+    assert guess(fiches=["2.10"]) and not guess(fiches=["1.1"])
+
+
 def test_validation_is_cached_by_file_hashes(project):
     calls = []
 
@@ -718,6 +736,7 @@ def test_real_executed_notebook_is_kept_without_timestamps(executed):
     nb = json.loads((executed.year_dir / "fiche-2.10.ipynb").read_text(encoding="utf-8"))
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert len(injected) == 1 and 'fiche_id = "2.10"' in "".join(injected[0]["source"])
+    assert injected[0]["id"] == "parametres-injectes"  # papermill's is random
     text = json.dumps(nb)
     assert "start_time" not in text and "end_time" not in text and "iopub" not in text
     assert nb["metadata"]["papermill"]["input_path"] == "notebooks/evaluation_fiche.ipynb" or \
@@ -753,6 +772,10 @@ def test_fresh_kernels_give_the_same_bytes_as_the_warm_kernel(executed, tmp_path
     assert rendered(result) == ["diagnostic", "fiche-4.5", "synthese"]
     for name in ("fiche-4.5", "synthese", "diagnostic", "fiche-2.10", "index"):
         assert proj.html(name) == executed.first_pages[f"{name}.html"], name
+    for name in ("fiche-4.5", "synthese", "diagnostic"):  # the executed notebooks' cells too
+        ids = [[c["id"] for c in json.loads((p.year_dir / f"{name}.ipynb").read_text("utf-8"))["cells"]]
+               for p in (proj, executed)]
+        assert ids[0] == ids[1], name
 
 
 @pytest.mark.slow
@@ -779,6 +802,60 @@ def test_warm_run_starts_no_kernel(executed, tmp_path):
 
     result = proj.run(page_function=execute_page, executor=NoExecutor())  # speed: `make bench`
     assert rendered(result) == []
+
+
+def _kernel_processes() -> list[int]:
+    """Pids of this process' children that run a Jupyter kernel."""
+    import os
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"ipykernel" in cmd:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_kernels_started_early_are_taken_by_the_pages(executed, tmp_path, monkeypatch):
+    from plancadre_eval.runner import kernels
+
+    proj = copy_project(executed, tmp_path)
+    taken = []
+    take = kernels._take_prestarted
+    monkeypatch.setattr(kernels, "_take_prestarted", lambda task: taken.append(take(task)) or taken[-1])
+    result = proj.run(page_function=execute_page, force=True)
+    assert all(r.status == STATUS_OK for r in result.records)
+    assert len(taken) == 1 and taken[0] is not None  # jobs=1: one kernel, started before planning
+    assert {p.name: p.read_bytes() for p in proj.year_dir.glob("*.html")} == executed.first_pages
+    assert runner.shutdown_kernels() == 0 and _kernel_processes() == []
+
+
+@pytest.mark.slow
+def test_kernels_started_early_are_stopped_when_the_data_is_refused(executed, tmp_path):
+    from plancadre_eval.runner import kernels
+
+    proj = copy_project(executed, tmp_path)
+
+    def refusing_validator(data_dir, referential):
+        raise InputError(["fiche-2.10.csv:2: colonne 'valeur': « beaucoup » n'est pas un nombre."],
+                         title="Données de collecte invalides :")
+
+    for pause in (0.0, 1.0):  # refused while the kernel starts, then while it imports
+        def slow_refusal(data_dir, referential, pause=pause):
+            time.sleep(pause)
+            refusing_validator(data_dir, referential)
+
+        with pytest.raises(InputError, match="beaucoup"):
+            proj.run(page_function=execute_page, force=True, jobs=2, validator=slow_refusal)
+        assert kernels._prestarted == [] and runner.shutdown_kernels() == 0
+        assert _kernel_processes() == []
 
 
 @pytest.mark.slow

@@ -111,15 +111,15 @@ def _reported_comments(ctx: "Context", f: "Fiche", evaluated: int,
     ``evaluated``) or, with ``year=0``, for every year up to the evaluated one: ``Année``,
     ``Indicateur``, ``Territoire``, ``Commentaire``. Not for display: :func:`gated_comments`
     gates it."""
-    obs = ctx.observations
-    ids = {i.id for i in f.indicateurs} | {m.id for m in f.jalons}
-    sel = obs[(obs["fiche"] == f.id) | obs["indicateur"].isin(ids)]
-    sel = sel[sel["annee"] <= evaluated] if year == 0 else sel[sel["annee"] == (year or evaluated)]
+    sel = ctx.fiche_observations(f)
+    wanted = (lambda a: a <= evaluated) if year == 0 else (lambda a, y=(year or evaluated): a == y)
     types = {i.id: i.type for i in f.indicateurs}
     names: dict[str, str] = {}
     rows = []
     for annee, indicateur, territoire, raw_texte, raw_comment in zip(
             sel["annee"], sel["indicateur"], sel["territoire"], sel["texte"], sel["commentaire"]):
+        if not wanted(annee):
+            continue
         texts = []
         texte, comment = str(raw_texte or "").strip(), str(raw_comment or "").strip()
         if types.get(str(indicateur)) in QUALITATIVE_TYPES and texte \
@@ -132,12 +132,11 @@ def _reported_comments(ctx: "Context", f: "Fiche", evaluated: int,
             if code not in names:
                 names[code] = ctx.name_of(code)
             rows.append([int(annee), str(indicateur), names[code], " — ".join(texts)])
-    out = pd.DataFrame(rows, columns=["Année", "Indicateur", "Territoire", "Commentaire"])
-    if out.empty:
-        return out
-    out["_k"] = [fiche_sort_key(i) for i in out["Indicateur"]]
-    out = out.sort_values(["Année", "_k", "Territoire"], ascending=[False, True, True], kind="mergesort")
-    return out.drop(columns="_k").drop_duplicates().reset_index(drop=True)
+    # most recent year first, then indicator (plan order) and territory; stable; no repeats
+    rows.sort(key=lambda r: (-r[0], fiche_sort_key(r[1]), r[2]))
+    unique = list(dict.fromkeys(map(tuple, rows)))
+    return pd.DataFrame([list(r) for r in unique],
+                        columns=["Année", "Indicateur", "Territoire", "Commentaire"])
 
 
 def gated_comments(ctx: "Context", fiche: "Fiche", evaluated: int,

@@ -57,6 +57,35 @@ class Context:
         return self.reviews.get(self.year)
 
     @cached_property
+    def file_names(self) -> tuple[tuple[str, str, str, str], ...]:
+        """``(path, sha256, path inside data_dir in POSIX form, file name)`` of each collection
+        file (``files``); the file name stands for a file outside ``data_dir``. Resolved once."""
+        base = self.data_dir.resolve()
+        out = []
+        for path, digest in self.files:
+            try:
+                rel_name = Path(path).resolve().relative_to(base).as_posix()
+            except ValueError:
+                rel_name = Path(path).name
+            out.append((path, digest, rel_name, Path(path).name))
+        return tuple(out)
+
+    def fiche_observations(self, fiche) -> pd.DataFrame:
+        """Rows of ``observations`` that belong to ``fiche`` (a :class:`Fiche`): declared for it,
+        or for one of its indicators or milestones. Selected once per fiche (pages read them for
+        their comments and their files); not to be modified."""
+        cache = self._fiche_rows
+        if fiche.id not in cache:
+            obs = self.observations
+            ids = {i.id for i in fiche.indicateurs} | {m.id for m in fiche.jalons}
+            cache[fiche.id] = obs[(obs["fiche"] == fiche.id) | obs["indicateur"].isin(ids)]
+        return cache[fiche.id]
+
+    @cached_property
+    def _fiche_rows(self) -> dict[str, pd.DataFrame]:
+        return {}
+
+    @cached_property
     def engine(self) -> Engine:
         """The one indicator engine of the page, built on first use from this context's inputs
         (every table of the page comes from it; its values are computed once)."""
@@ -71,6 +100,18 @@ class Context:
         (:func:`~plancadre_eval.review.retained_statuses`: also ``statut_calcule``, ``examinee``,
         ``modifie``). A fiche stopped by bad files (:attr:`excluded`) is computed as "données
         insuffisantes" (:data:`EXCLUDED_REASON`): nothing is computed from its missing rows."""
+        fiches = None if fiches is None else list(fiches)
+        key = (int(year), None if fiches is None else tuple(fiches))
+        cache = self._statuses
+        if key not in cache:  # the same for every page of the context: computed once
+            cache[key] = self._retained_statuses(year, fiches)
+        return cache[key].copy()
+
+    @cached_property
+    def _statuses(self) -> dict[tuple, pd.DataFrame]:
+        return {}
+
+    def _retained_statuses(self, year: int, fiches) -> pd.DataFrame:
         statuses = self.engine.statuses(year, fiches)
         if self.excluded:
             from ..statuses import FicheStatus

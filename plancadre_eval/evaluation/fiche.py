@@ -98,14 +98,28 @@ class FicheData:
     def row(self, indicator_id: str, territory: str | None = None) -> pd.Series | None:
         """The indicator table row of an indicator for a territory (default: the département, else
         the first row of the indicator)."""
-        rows = self.table[self.table["indicateur"] == indicator_id]
-        if rows.empty:
-            return None
+        first_of_pair, first_of_indicator = self._row_positions()
         code = territory or self.context.departement
-        exact = rows[rows["territoire"] == code]
-        if not exact.empty:
-            return exact.iloc[0]
-        return None if territory else rows.iloc[0]
+        position = first_of_pair.get((indicator_id, code))
+        if position is None and not territory:
+            position = first_of_indicator.get(indicator_id)
+        return None if position is None else self.table.iloc[position]
+
+    def _row_positions(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+        """Positions in ``table`` of the first row of each (indicator, territory) and of each
+        indicator, built once per table (pages look rows up a few hundred times; rebuilt if
+        ``table`` is replaced or changes length)."""
+        key = (id(self.table), len(self.table))
+        cached = self.__dict__.get("_positions")
+        if cached is None or cached[0] != key:
+            pairs: dict[tuple[str, str], int] = {}
+            firsts: dict[str, int] = {}
+            for i, (ind, code) in enumerate(zip(self.table["indicateur"], self.table["territoire"])):
+                pairs.setdefault((ind, code), i)
+                firsts.setdefault(ind, i)
+            cached = (key, (pairs, firsts))
+            self.__dict__["_positions"] = cached
+        return cached[1]
 
 
 def fiche_data(ctx: Context, fiche_id: str) -> FicheData:
@@ -329,10 +343,19 @@ def indicator_overview(data: FicheData) -> pd.DataFrame:
 def _coverage_of(data: FicheData, ind: Indicator, year: int, territory: str) -> tuple[str, str]:
     """(couverture, niveau_couverture) of an indicator's value for a year and territory."""
     v = data.values
-    sel = v[(v["indicateur"] == ind.id) & (v["annee"] == year) & (v["territoire"] == territory)]
-    if sel.empty:
+    key = (id(v), len(v))
+    cached = data.__dict__.get("_coverages")
+    if cached is None or cached[0] != key:  # built once per values table
+        found: dict[tuple, tuple] = {}
+        for entry in zip(v["indicateur"], v["annee"], v["territoire"], v["couverture"],
+                         v["niveau_couverture"]):
+            found.setdefault(entry[:3], entry[3:])
+        cached = (key, found)
+        data.__dict__["_coverages"] = cached
+    hit = cached[1].get((ind.id, year, territory))
+    if hit is None:
         return "", ""
-    return str(sel["couverture"].iloc[0] or ""), str(sel["niveau_couverture"].iloc[0] or "")
+    return str(hit[0] or ""), str(hit[1] or "")
 
 
 def indicators_section(data: FicheData, table: pd.DataFrame | None = None) -> Html:
@@ -564,20 +587,9 @@ def completeness_section(data: FicheData) -> Html:
 
 def fiche_files(data: FicheData) -> list[tuple[str, str]]:
     """``(path, sha256)`` of the collection files holding rows of the fiche (only those)."""
-    obs = data.context.observations
-    f = data.fiche
-    ids = {i.id for i in f.indicateurs} | {m.id for m in f.jalons}
-    names = set(obs.loc[(obs["fiche"] == f.id) | obs["indicateur"].isin(ids), "fichier"])
-    out = []
-    for path, digest in data.context.files:
-        rel = Path(path)
-        try:
-            rel_name = Path(path).resolve().relative_to(data.context.data_dir.resolve()).as_posix()
-        except ValueError:
-            rel_name = rel.name
-        if rel_name in names or rel.name in names:
-            out.append((path, digest))
-    return out
+    names = set(data.context.fiche_observations(data.fiche)["fichier"])
+    return [(path, digest) for path, digest, rel_name, name in data.context.file_names
+            if rel_name in names or name in names]
 
 
 def provenance_section(data: FicheData) -> Html:

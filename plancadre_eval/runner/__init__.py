@@ -15,7 +15,7 @@ For a year ``Y`` the runner produces, in ``outputs/<Y>/``:
 
 and ``outputs/index.html`` links the years present.
 
-How it works (in this order, so that bad input never starts a kernel):
+How it works (in this order, so that bad input never executes a notebook):
 
 1. parameters (``params/<Y>.yaml``, ``--params``, ``--data``, ``--referentiel``) and the referential
    are validated, then the collection files (:func:`plancadre_eval.collection.load_collection`, the
@@ -26,7 +26,10 @@ How it works (in this order, so that bad input never starts a kernel):
    indicators and the diagnostic, plus the territory files; the synthesis reads everything), the
    referential and the library (SHA-256 of ``plancadre_eval/**/*.py`` and ``templates/**``). A page
    whose inputs did not change since its last successful render is reused; otherwise the summary
-   says why it is re-rendered.
+   says why it is re-rendered. When pages will surely be rendered (``--force``, a year never
+   rendered into the output folder or by another library, a fiche asked for whose page is
+   absent), the kernels start during steps 1 and 2 instead of after them; bad input then stops
+   them before any notebook runs.
 3. Pages are executed with papermill (python API) and rendered with nbconvert
    (:func:`plancadre_eval.rendering.render_html`) by a :mod:`concurrent.futures` executor: a
    thread pool (``--jobs``, default the number of cores) or a Dask cluster (``--scheduler``). Each
@@ -45,7 +48,7 @@ A bad collection file stops only its fiches (:mod:`plancadre_eval.exclusions`): 
 rendered (the previous page stays), they are failed in the summary, the index and
 ``manifest.json`` (``erreur.problemes``: the ``FICHIER:LIGNE: colonne …`` lines), and every other
 page is produced without their rows (the synthesis names them). A problem no fiche can be named for
-(unreadable file, unknown fiche and indicator) still stops the whole year before any kernel.
+(unreadable file, unknown fiche and indicator) still stops the whole year before any notebook.
 
 The heavy modules (papermill, nbconvert, pandas, dask) are imported only when something has to be
 rendered: a run where nothing changed takes well under two seconds.
@@ -77,9 +80,11 @@ from .constants import (
     DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_WARM_MODULES, ERROR_INVALID_DATA,
     NOTEBOOK_FILES, STATUS_FAILED, STATUS_OK,
 )
-from .kernels import keep_one_kernel, offer_kept_kernel, shutdown_kernels
+from .kernels import (
+    discard_prestarted, keep_one_kernel, offer_kept_kernel, prestart_kernels, shutdown_kernels,
+)
 from .page import PageResult, PageTask, execute_page, preload
-from .planning import Validator, YearPlan, notebook_parameters, plan_year
+from .planning import Validator, YearPlan, expects_rendering, notebook_parameters, plan_year
 from .report import (
     PageRecord, finalize_year, format_failure, format_summary, format_total, indicators_step,
     write_multi_year_table, write_page, write_top_index,
@@ -251,7 +256,9 @@ def run_years(
     keep_kernel: bool = False,
 ) -> RunResult:
     """Render the years of ``requests`` (``(year, parameters)`` pairs, parameters already resolved,
-    see :func:`resolve_params`). Every year is validated and planned before any kernel starts.
+    see :func:`resolve_params`). Every year is validated and planned before any notebook runs; when
+    pages will surely be rendered (:func:`.planning.expects_rendering`) the kernels start meanwhile
+    (:func:`.kernels.prestart_kernels`) and those no page takes are stopped.
 
     ``notebooks`` maps "fiche", "synthese", "diagnostic" to notebook paths (default: the project's
     ``notebooks/``); the pages run in a thread pool (``jobs`` threads) or on a Dask cluster
@@ -274,20 +281,33 @@ def run_years(
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise UsageError(f"--jobs doit être au moins 1 (reçu {jobs}).")
-    plans = [plan_year(year, params=params, referential=referential, notebooks=notebooks,
-                       out_dir=out, fiches=fiches, force=force, lib_hash=lib_hash,
-                       validator=validator, root=root,
-                       params_display=(params_display or {}).get(year, ""), sources=sources)
-             for year, params in requests]
+    token = uuid.uuid4().hex
+    from . import resident
+
+    pooled_here = hooks.executor is None and not scheduler and reuse_kernels
+    if pooled_here and page_function is execute_page and requests and \
+            expects_rendering([y for y, _ in requests], out, force=force, lib_hash=lib_hash,
+                              fiches=fiches):
+        # the kernels start while the inputs are validated and the pages planned
+        wanted = len(list(fiches)) * len(requests) if fiches else jobs
+        kept = 1 if resident.read(str(root)) is not None else 0
+        prestart_kernels(min(jobs, wanted) - kept, root=str(root), token=token,
+                         warm_modules=tuple(warm_modules), start_timeout=start_timeout,
+                         detached=keep_kernel)
+    try:
+        plans = [plan_year(year, params=params, referential=referential, notebooks=notebooks,
+                           out_dir=out, fiches=fiches, force=force, lib_hash=lib_hash,
+                           validator=validator, root=root,
+                           params_display=(params_display or {}).get(year, ""), sources=sources)
+                 for year, params in requests]
+    except BaseException:
+        discard_prestarted()
+        raise
     notes = [n for p in plans for n in p.notes]
     if not quiet:
         for n in notes:
             print(n, file=sys.stderr)
 
-    token = uuid.uuid4().hex
-    from . import resident
-
-    pooled_here = hooks.executor is None and not scheduler and reuse_kernels
     kept_key = resident.compatibility_key(str(root), tuple(warm_modules), lib_hash)
     tasks: list[PageTask] = []
     for plan in plans:
@@ -407,6 +427,7 @@ def run_years(
                 pass
             client.close()
         offer_kept_kernel(None)
+        discard_prestarted()  # more kernels started early than pages to render
         if completed and keep_kernel and pooled_here:
             keep_one_kernel(str(root), kept_key, resident.IDLE_MINUTES)
         if own_executor:

@@ -188,9 +188,11 @@ class _Kernel:
     notebooks."""
 
     def __init__(self, root: str, token: str, warm_modules: tuple[str, ...], start_timeout: float,
-                 pooled: bool, detached: bool = False, adopt: dict | None = None):
+                 pooled: bool, detached: bool = False, adopt: dict | None = None,
+                 prestart: "_Prestart | None" = None):
         """Start a kernel (``detached``: it outlives this process, to be kept warm by
-        :mod:`.resident`), or take over the kept kernel ``adopt`` (a registry entry)."""
+        :mod:`.resident`), or take over the kept kernel ``adopt`` (a registry entry).
+        ``prestart``: started by :func:`prestart_kernels`, stopped at once if discarded meanwhile."""
         from jupyter_core.utils import run_sync
 
         self.root, self.token, self.pooled = root, token, pooled
@@ -218,6 +220,10 @@ class _Kernel:
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with _kernels_lock:
             _live_kernels.add(self)
+            discarded = prestart is not None and prestart.launched(self)
+        if discarded:
+            self.shutdown()
+            raise RuntimeError("noyau démarré d'avance, plus attendu")
         if pooled:
             if adopt is None:
                 self.run_code(KERNEL_IMPORTS.replace("__MODULES__", repr(self.warm_modules)),
@@ -248,6 +254,11 @@ class _Kernel:
         self._wait_reset(timeout)
 
     def run_code(self, code: str, timeout: float) -> None:
+        """Execute ``code`` (warm-up, set-up) and wait for its reply; raises if the kernel stops
+        meanwhile (checked every half second: a kernel stopped while it warms up, e.g. by
+        :func:`discard_prestarted`, never leaves this waiting for ``timeout``)."""
+        from queue import Empty
+
         from jupyter_core.utils import run_sync
 
         async def _run():
@@ -255,8 +266,20 @@ class _Kernel:
             kc.start_channels()
             try:
                 await kc.wait_for_ready(timeout=timeout)
-                reply = await kc.execute_interactive(code, store_history=False, timeout=timeout,
-                                                     output_hook=lambda msg: None)
+                msg_id = kc.execute(code, store_history=False, allow_stdin=False)
+                deadline = time.monotonic() + timeout
+                while True:
+                    try:
+                        reply = await kc.get_shell_msg(timeout=0.5)
+                    except Empty:
+                        if not await self.km.is_alive():
+                            raise RuntimeError("Le noyau s'est arrêté pendant sa préparation.") \
+                                from None
+                        if time.monotonic() > deadline:
+                            raise TimeoutError(f"Le noyau n'a pas été prêt en {timeout} s.") from None
+                        continue
+                    if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                        break
             finally:
                 kc.stop_channels()
             content = reply.get("content", {})
@@ -341,12 +364,92 @@ _thread_state = threading.local()
 
 
 def shutdown_kernels() -> int:
-    """Shut down every kernel started by this process (pooled or not); returns how many."""
+    """Shut down every kernel started by this process (pooled or not, pre-started ones still
+    warming up included); returns how many."""
+    discard_prestarted()
     with _kernels_lock:
         kernels = list(_live_kernels)
     for k in kernels:
         k.shutdown()
     return len(kernels)
+
+
+class _Prestart:
+    """A pooled kernel being started in a background thread (:func:`prestart_kernels`)."""
+
+    def __init__(self, root: str, token: str, warm_modules: tuple[str, ...], start_timeout: float,
+                 detached: bool):
+        self.settings = (root, token, tuple(warm_modules), bool(detached))
+        self.kernel: _Kernel | None = None
+        self.starting: _Kernel | None = None  # launched, still warming up
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._build, args=(start_timeout,), daemon=True,
+                                       name="plancadre-noyau")
+
+    def _build(self, start_timeout: float) -> None:
+        root, token, warm_modules, detached = self.settings
+        try:
+            self.kernel = _Kernel(root, token, warm_modules, start_timeout, pooled=True,
+                                  detached=detached, prestart=self)
+        except Exception:  # the worker that would have taken it starts its own
+            self.kernel = None
+        finally:
+            self.done.set()
+
+    def launched(self, kernel: _Kernel) -> bool:
+        """Called (under the pool's lock) once the kernel's process exists; True if discarded."""
+        self.starting = kernel
+        return _prestart_cancelled.is_set()
+
+
+#: Kernels started before the run knows its pages, taken by the first workers that need one.
+_prestarted: list[_Prestart] = []
+#: Set by :func:`discard_prestarted`: a kernel still starting stops as soon as it is launched.
+_prestart_cancelled = threading.Event()
+
+
+def prestart_kernels(count: int, *, root: str, token: str, warm_modules: tuple[str, ...],
+                     start_timeout: float, detached: bool = False) -> int:
+    """Start ``count`` pooled kernels now, each in a background thread, while the caller validates
+    its inputs and plans the pages: start-up and warm-up imports (about 2 s of a core each) then
+    overlap that work instead of following it. :func:`acquire_kernel` takes them; the ones no page
+    took are stopped by :func:`discard_prestarted`. Returns how many were started."""
+    _prestart_cancelled.clear()
+    for _ in range(max(0, count)):
+        pre = _Prestart(root, token, warm_modules, start_timeout, detached)
+        with _kernels_lock:
+            _prestarted.append(pre)
+        pre.thread.start()
+    return max(0, count)
+
+
+def _take_prestarted(task: PageTask) -> _Kernel | None:
+    wanted = (task.root, task.run_token, tuple(task.warm_modules), bool(task.keep_kernel))
+    with _kernels_lock:
+        pre = next((p for p in _prestarted if p.settings == wanted), None)
+        if pre is not None:
+            _prestarted.remove(pre)
+    if pre is None:
+        return None
+    pre.done.wait()
+    return pre.kernel
+
+
+def discard_prestarted() -> int:
+    """Stop the pre-started kernels no page took, those still warming up included (their process
+    is stopped, which ends their warm-up within half a second); returns how many."""
+    with _kernels_lock:
+        _prestart_cancelled.set()
+        left = list(_prestarted)
+        _prestarted.clear()
+        starting = [p.starting for p in left if p.starting is not None]
+    for kernel in starting:
+        kernel.shutdown()
+    for pre in left:
+        pre.done.wait()
+        if pre.kernel is not None:
+            pre.kernel.shutdown()
+    return len(left)
 
 
 def acquire_kernel(task: PageTask) -> _Kernel:
@@ -360,6 +463,8 @@ def acquire_kernel(task: PageTask) -> _Kernel:
         kernel = None
     if kernel is None:
         kernel = _adopt_kept(task)
+    if kernel is None:
+        kernel = _take_prestarted(task)
     if kernel is None:
         kernel = _Kernel(task.root, task.run_token, task.warm_modules, task.start_timeout, pooled=True,
                          detached=task.keep_kernel)

@@ -57,16 +57,26 @@ class PageResult:
 
 
 
+#: Id given to the cell of parameters papermill injects (papermill draws a random one).
+INJECTED_CELL_ID = "parametres-injectes"
+
+
 def clean_executed_notebook(nb, *, input_path: str, output_path: str):
     """Executed notebook as kept for audit: papermill/nbclient timestamps removed, paths shown
-    relative to the project (``input_path``, ``output_path``). Modifies and returns ``nb``."""
+    relative to the project (``input_path``, ``output_path``), and the id of the cell papermill
+    injects (random) made fixed, so that the same inputs give the same bytes. Modifies and
+    returns ``nb``."""
     pm = nb.metadata.get("papermill")
     if pm is not None:
         for key in ("start_time", "end_time", "duration"):
             pm.pop(key, None)
         pm["input_path"] = input_path
         pm["output_path"] = output_path
+    ids = {cell.get("id") for cell in nb.cells}
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []) \
+                and INJECTED_CELL_ID not in ids:
+            cell["id"] = INJECTED_CELL_ID
         cell.metadata.pop("execution", None)
         cpm = cell.metadata.get("papermill")
         if cpm is not None:

@@ -304,6 +304,28 @@ def _titles(referential, year: int) -> dict[str, str]:
     return titles
 
 
+def expects_rendering(years: Iterable[int], out_dir: Path, *, force: bool, lib_hash: str,
+                      fiches: Iterable[str] | None = None) -> bool:
+    """A cheap guess, before any validation, that the run will render pages: ``--force``, a year
+    never rendered into ``out_dir`` (no manifest) or rendered by another library, or a fiche
+    asked for whose page is absent or failed. Used to start kernels early; a wrong guess only
+    costs the kernels' start."""
+    if force:
+        return True
+    for year in years:
+        year_dir = out_dir / str(year)
+        previous = load_manifest(year_dir)
+        library = previous.get("bibliotheque")
+        if not isinstance(library, dict) or library.get("empreinte") != lib_hash:
+            return True
+        pages = previous.get("pages") or {}
+        for fid in fiches or ():
+            entry = pages.get(f"fiche-{str(fid).strip()}") or {}
+            if entry.get("statut") != STATUS_OK or not (year_dir / f"fiche-{str(fid).strip()}.html").exists():
+                return True
+    return False
+
+
 def plan_year(year: int, *, params: dict[str, Any], referential, notebooks: dict[str, Path],
               out_dir: Path, fiches: Iterable[str] | None = None, force: bool = False,
               lib_hash: str, validator: Validator | None = None, root: Path,

@@ -75,8 +75,11 @@ def write_indicators(plan: YearPlan, tmp_dir: Path) -> tuple[list[Path], dict[st
     table = analyst_table(table, ctx.referential, ctx.name_of,
                           dict(zip(every["fiche"], every["statut"])))
     written = write_indicator_table(table, tmp_dir)
+    # the folder as the context read it (cached): not read a second time
+    collection, problems, _ = evaluation.context.read_folder(Path(settings.data_dir),
+                                                             ctx.referential, ctx.territories)
     followup = write_followup(ctx.referential, ctx.territories, plan.year, plan.data_dir, tmp_dir,
-                              display_path(plan.data_dir))
+                              display_path(plan.data_dir), read=(collection, problems))
     statuses = every[every["fiche"].isin(plan.due) & ~every["fiche"].isin(list(ctx.excluded))]
     status_map = {str(f): str(s) for f, s in zip(statuses["fiche"], statuses["statut"])}
     return [Path(p) for p in written.values()] + followup, status_map
