@@ -657,6 +657,12 @@ _RENDERERS_KEPT = 6
 #: Glyph layouts of the texts drawn (see :class:`_LayoutCachingRenderer`), shared by the renderers.
 _LAYOUTS: dict[tuple, tuple] = {}
 _LAYOUTS_KEPT = 4096
+#: Rendered glyph bitmaps (see :meth:`_LayoutCachingRenderer._draw_text_glyphs_and_boxes`), shared
+#: by the renderers: (font, size in points, dpi, glyph index, load flags, render mode, 16.16
+#: matrix, x mod 64, y mod 64 of the 26.6 translation) -> (bitmap, left, bottom, moves). The oldest
+#: entry goes first once :data:`_GLYPHS_KEPT` are kept (a bitmap of a label is about 100 bytes).
+_GLYPHS: dict[tuple, tuple] = {}
+_GLYPHS_KEPT = 20000
 
 
 def _hashable(value):
@@ -673,7 +679,8 @@ class _LayoutCachingRenderer(RendererAgg):
     the string, the font, its size, the resolution and the hinting: the same labels ("Année",
     "2021", "0"…) are drawn on every chart. This renderer draws each text exactly as
     ``RendererAgg.draw_text`` does, with the layout taken from :data:`_LAYOUTS` when that text
-    has been drawn before (same pixels)."""
+    has been drawn before (same pixels), and each glyph blended from the bitmap kept in
+    :data:`_GLYPHS` when it has been rendered before at the same sub-pixel position."""
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath:
@@ -694,18 +701,89 @@ class _LayoutCachingRenderer(RendererAgg):
             if len(_LAYOUTS) >= _LAYOUTS_KEPT:
                 _LAYOUTS.clear()
             _LAYOUTS[key] = glyphs
+        # x and y as Python floats rather than numpy ones (the glyph offsets are Python floats):
+        # the same IEEE double sums and products, rounded alike (half to even), done faster.
         self._draw_text_glyphs_and_boxes(
-            gc, x, y, angle,
+            gc, float(x), float(y), angle,
             ((ft_object, size, glyph_index, 0, 1, dx, dy)
              for ft_object, glyph_index, dx, dy in glyphs),
             [])
 
+    def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes):
+        """Draw glyphs as ``RendererAgg._draw_text_glyphs_and_boxes`` (matplotlib 3.11) does, the
+        same integers given to FreeType and to ``draw_text_image``, with the work that is the same
+        for every glyph of the text (rotation matrix, hinting flag, render mode) done once, and a
+        glyph's bitmap rendered only the first time it is met at a sub-pixel position.
+
+        FreeType places a glyph by a 16.16 matrix and a 26.6 translation (1/64 pixel) applied to
+        the hinted outline; its bitmap spans the whole pixels that the outline covers, so a
+        translation by whole pixels (multiples of 64) gives the same bitmap moved by as many
+        pixels (checked glyph by glyph in ``tests/test_charts.py``). The bitmap is therefore kept
+        by the fractional part of the translation (x mod 64, y mod 64), its position relative to
+        the whole part. An empty bitmap (a space) stands at the same place whatever the
+        translation, and is kept as it is. The boxes (mathtext rules) are drawn by matplotlib."""
+        from matplotlib.backends.backend_agg import get_hinting_flag
+        from matplotlib.ft2font import RenderMode
+
+        # y is downwards; dy (below) is upwards, as FreeType's y.
+        cos = math.cos(math.radians(angle))
+        sin = math.sin(math.radians(angle))
+        load_flags = get_hinting_flag()
+        antialiased = gc.get_antialiased()
+        mode = RenderMode.NORMAL if antialiased else RenderMode.MONO
+        how = (load_flags.value, mode.value)  # in the key: ints hash faster than enum members
+        dpi = self.dpi
+        up = self.height - y  # FreeType's y of the text's origin
+        height = int(self.height)
+        draw_text_image = self._renderer.draw_text_image
+        matrices = {}
+        for font, size, glyph_index, slant, extend, dx, dy in glyphs:
+            matrix = matrices.get((slant, extend))
+            if matrix is None:
+                array = (0x10000 * np.array([[cos, -sin], [sin, cos]])
+                         @ [[extend, extend * slant], [0, 1]]).round().astype(int)
+                matrix = matrices[slant, extend] = (array, tuple(array.ravel().tolist()))
+            tx = round(0x40 * (x + dx * cos - dy * sin))
+            ty = round(0x40 * (up + dx * sin + dy * cos))
+            key = (font, size, dpi, glyph_index, how, matrix[1], tx & 63, ty & 63)
+            kept = _GLYPHS.get(key)
+            if kept is None:
+                font.set_size(size, dpi)
+                font._set_transform(matrix[0], [tx, ty])
+                bitmap = font._render_glyph(glyph_index, load_flags, mode)
+                buffer = bitmap.buffer
+                if not antialiased:
+                    buffer *= 0xff
+                # draw_text_image's y is downwards & the bitmap's bottom side.
+                if buffer.size:
+                    kept = (buffer, bitmap.left - (tx >> 6),
+                            buffer.shape[0] - bitmap.top + (ty >> 6), True)
+                else:
+                    kept = (buffer, bitmap.left, buffer.shape[0] - bitmap.top, False)
+                if len(_GLYPHS) >= _GLYPHS_KEPT:
+                    del _GLYPHS[next(iter(_GLYPHS))]
+                _GLYPHS[key] = kept
+            buffer, left, bottom, moves = kept
+            if moves:
+                draw_text_image(buffer, left + (tx >> 6), height + bottom - (ty >> 6), 0, gc)
+            else:
+                draw_text_image(buffer, left, height + bottom, 0, gc)
+        if not isinstance(boxes, list) or boxes:
+            super()._draw_text_glyphs_and_boxes(gc, x, y, angle, (), boxes)
+
+
+def _draws_text_as_matplotlib_3_11() -> bool:
+    """Whether this matplotlib has the private pieces :class:`_LayoutCachingRenderer` draws with
+    (else figures are drawn by the plain ``RendererAgg``)."""
+    from matplotlib.ft2font import FT2Font
+
+    return (hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+            and all(hasattr(FT2Font, name) for name in ("_layout", "_set_transform",
+                                                        "_render_glyph")))
+
 
 #: The renderer class: the caching one when this matplotlib draws text as 3.11 does.
-_RENDERER_CLASS = (_LayoutCachingRenderer
-                   if hasattr(RendererAgg, "_draw_text_glyphs_and_boxes")
-                   and hasattr(__import__("matplotlib.ft2font").ft2font.FT2Font, "_layout")
-                   else RendererAgg)
+_RENDERER_CLASS = _LayoutCachingRenderer if _draws_text_as_matplotlib_3_11() else RendererAgg
 
 
 def _renderer(width: int, height: int, dpi: float) -> RendererAgg:

@@ -317,3 +317,156 @@ def test_the_glyph_layout_of_a_text_is_computed_once():
     assert any(key[3] == "Année" for key in laid_out)  # the axis label, among others
     assert charts.png_bytes(make()) == first
     assert charts._LAYOUTS == laid_out  # every text of the second figure found in the cache
+
+
+# --- glyph bitmaps kept by sub-pixel position ----------------------------------------------------
+
+_needs_glyph_cache = pytest.mark.skipif(
+    charts._RENDERER_CLASS is not charts._LayoutCachingRenderer,
+    reason="matplotlib sans les méthodes privées de FT2Font : rendu Agg ordinaire")
+
+
+def _savefig_pixels(fig: Figure):
+    import io
+
+    reference = io.BytesIO()
+    fig.savefig(reference, format="png", dpi=charts.DPI)
+    return _pixels(reference.getvalue())
+
+
+def _texts_figure(*texts: tuple[float, float, dict]) -> Figure:
+    """A 200 × 100 pixel figure with "Année 2021" written at each (x, y) in pixels, with the given
+    Text properties."""
+    from matplotlib.transforms import IdentityTransform
+
+    fig = charts.new_figure((2, 1))
+    for x, y, props in texts:
+        fig.text(x, y, "Année 2021", transform=IdentityTransform(), **{"fontsize": 9, **props})
+    return fig
+
+
+@_needs_glyph_cache
+@pytest.mark.parametrize("weight", ["normal", "bold"])
+@pytest.mark.parametrize("angle", [0, 90, 30])
+def test_a_whole_pixel_translation_moves_a_glyph_bitmap_unchanged(angle, weight):
+    # What the glyph cache rests on: FreeType renders a glyph translated by whole pixels (26.6
+    # units, multiples of 64) as the same bitmap, moved by as many pixels.
+    import numpy as np
+    from matplotlib.backends.backend_agg import get_hinting_flag
+    from matplotlib.font_manager import FontProperties, fontManager, get_font
+    from matplotlib.ft2font import RenderMode
+
+    font = get_font(fontManager._find_fonts_by_props(
+        FontProperties(family="DejaVu Sans", weight=weight)))
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
+    moved = 0
+    for char in "Aégw2%":
+        for mode in (RenderMode.NORMAL, RenderMode.MONO):
+            for fx, fy in [(0, 0), (17, 45), (63, 1), (32, 32)]:
+                seen = set()
+                for ix, iy in [(0, 0), (1, 0), (0, 1), (57, 211), (-4, -9), (639, 319)]:
+                    font.set_size(8.5, charts.DPI)
+                    font._set_transform(matrix, [fx + 64 * ix, fy + 64 * iy])
+                    bitmap = font._render_glyph(font.get_char_index(ord(char)), get_hinting_flag(),
+                                                mode)
+                    assert bitmap.buffer.size
+                    seen.add((bitmap.buffer.tobytes(), bitmap.buffer.shape,
+                              bitmap.left - ix, bitmap.top - iy))
+                    moved += 1
+                assert len(seen) == 1, (char, mode, fx, fy)
+    # a space has an empty bitmap, standing at the same place whatever the translation
+    places = set()
+    for ix, iy in [(0, 0), (3, 0), (0, 7)]:
+        font._set_transform(matrix, [5 + 64 * ix, 9 + 64 * iy])
+        bitmap = font._render_glyph(font.get_char_index(ord(" ")), get_hinting_flag(),
+                                    RenderMode.NORMAL)
+        assert bitmap.buffer.size == 0
+        places.add((bitmap.left, bitmap.top))
+    assert len(places) == 1
+    assert moved == 6 * 2 * 4 * 6
+
+
+@_needs_glyph_cache
+def test_a_text_drawn_again_whole_pixels_away_is_blended_from_the_cache_with_savefig_pixels():
+    charts._GLYPHS.clear()
+    charts.png_bytes(_texts_figure((20.3, 40.6, {})))
+    kept = dict(charts._GLYPHS)
+    assert kept
+    fig = _texts_figure((20.3, 40.6, {}), (71.3, 10.6, {}), (3.3, 77.6, {}))
+    png = charts.png_bytes(fig)
+    assert charts._GLYPHS == kept  # no glyph rendered again: all three texts from the cache
+    assert (_pixels(png) == _savefig_pixels(fig)).all()
+
+
+@_needs_glyph_cache
+def test_rotated_texts_have_the_pixels_of_savefig():
+    charts._GLYPHS.clear()
+    fig = _texts_figure((20.0, 5.0, {"rotation": 90}), (60.0, 5.0, {"rotation": 90}),
+                        (100.25, 10.5, {"rotation": 30}), (120.0, 60.0, {"rotation": 270}))
+    png = charts.png_bytes(fig)
+    assert (_pixels(png) == _savefig_pixels(fig)).all()
+    matrices = {key[5] for key in charts._GLYPHS}
+    assert (0, -0x10000, 0x10000, 0) in matrices  # 90°: rotated glyphs went through the cache
+    # the same figure again, every glyph from the cache
+    assert (_pixels(charts.png_bytes(fig)) == _savefig_pixels(fig)).all()
+
+
+@_needs_glyph_cache
+@pytest.mark.parametrize("variant", [
+    {"dx": 0.5}, {"dy": 0.25}, {"dx": 1 / 64}, {"fontsize": 10}, {"fontweight": "bold"},
+    {"rotation": 90}, {"antialiased": False},
+], ids=["x-sous-pixel", "y-sous-pixel", "x-1/64", "taille", "gras", "rotation", "sans-lissage"])
+def test_a_glyph_differing_in_any_part_of_the_cache_key_is_rendered_anew(variant):
+    # The text is drawn first as it is, then differing in one thing the bitmap depends on: taking
+    # the first bitmap from the cache for the second text would change its pixels.
+    props = {k: v for k, v in variant.items() if k not in ("dx", "dy")}
+    x, y = 30.0 + variant.get("dx", 0), 60.0 + variant.get("dy", 0)
+    charts._GLYPHS.clear()
+    fig = _texts_figure((30.0, 60.0, {}), (x + 50, y - 40, props))
+    png = charts.png_bytes(fig)
+    assert (_pixels(png) == _savefig_pixels(fig)).all()
+
+
+@_needs_glyph_cache
+def test_the_glyph_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(charts, "_GLYPHS_KEPT", 3)
+    charts._GLYPHS.clear()
+    fig = _texts_figure((20.3, 40.6, {}), (71.7, 10.2, {}))
+    png = charts.png_bytes(fig)
+    assert len(charts._GLYPHS) == 3
+    assert (_pixels(png) == _savefig_pixels(fig)).all()
+
+
+def test_plain_agg_is_used_when_matplotlib_lacks_the_private_glyph_methods(monkeypatch):
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    if hasattr(RendererAgg, "_draw_text_glyphs_and_boxes"):
+        monkeypatch.delattr(RendererAgg, "_draw_text_glyphs_and_boxes")
+    assert not charts._draws_text_as_matplotlib_3_11()
+
+
+@_needs_glyph_cache
+def test_a_glyph_drawn_at_another_resolution_is_rendered_anew():
+    import io
+
+    charts._GLYPHS.clear()
+    fig = _texts_figure((30.0, 60.0, {}))
+    charts.png_bytes(fig)  # at charts.DPI: the cache holds these glyphs at 100 dpi
+    png = charts.png_bytes(fig, dpi=72)
+    reference = io.BytesIO()
+    fig.savefig(reference, format="png", dpi=72)
+    assert (_pixels(png) == _pixels(reference.getvalue())).all()
+
+
+@_needs_glyph_cache
+def test_mathtext_glyphs_and_rules_have_the_pixels_of_savefig():
+    from matplotlib.transforms import IdentityTransform
+
+    charts._GLYPHS.clear()
+    fig = charts.new_figure((2, 1))
+    for x, y in [(10.4, 50.2), (110.4, 20.2)]:  # the second one whole pixels away: from the cache
+        fig.text(x, y, r"$\frac{1}{2}\,x^2 = 10\%$", transform=IdentityTransform(), fontsize=9)
+    png = charts.png_bytes(fig)
+    assert charts._GLYPHS
+    assert (_pixels(png) == _savefig_pixels(fig)).all()
