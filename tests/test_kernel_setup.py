@@ -19,7 +19,7 @@ from plancadre_eval.runner import kernel_setup
 from plancadre_eval.runner.kernels import setup_code
 
 CHILD = textwrap.dedent('''
-    import json, os, sys, warnings
+    import gc, json, os, sys, warnings
     import matplotlib
     import pandas
     sys.path.insert(0, os.getcwd())
@@ -27,7 +27,9 @@ CHILD = textwrap.dedent('''
     setup()
     pool = sys.modules["_plancadre_pool"]
     before = (os.getcwd(), dict(os.environ), list(sys.path), len(warnings.filters),
-              matplotlib.rcParams["lines.linewidth"], pandas.get_option("display.max_rows"))
+              matplotlib.rcParams["lines.linewidth"], pandas.get_option("display.max_rows"),
+              gc.get_threshold())
+    frozen = gc.get_freeze_count()
 
     # what a notebook may do
     import effet_local
@@ -38,12 +40,14 @@ CHILD = textwrap.dedent('''
     warnings.simplefilter("ignore")
     matplotlib.rcParams["lines.linewidth"] = 7.5
     pandas.set_option("display.max_rows", 3)
+    gc.set_threshold(1, 1, 1)
     changed = (os.getcwd(), "PLANCADRE_TEST_VARIABLE" in os.environ, "/ailleurs" in sys.path,
                matplotlib.rcParams["lines.linewidth"], pandas.get_option("display.max_rows"))
 
     pool.restore()
     after = (os.getcwd(), dict(os.environ), list(sys.path), len(warnings.filters),
-             matplotlib.rcParams["lines.linewidth"], pandas.get_option("display.max_rows"))
+             matplotlib.rcParams["lines.linewidth"], pandas.get_option("display.max_rows"),
+             gc.get_threshold())
     print(json.dumps({
         "same": before == after,
         "changed": [changed[0] != before[0], changed[1], changed[2], changed[3], changed[4]],
@@ -51,6 +55,7 @@ CHILD = textwrap.dedent('''
         "library_kept": "plancadre_eval.runner.kernel_setup" in sys.modules,
         "pandas_kept": "pandas" in sys.modules,
         "linewidth": after[4], "max_rows": after[5],
+        "thresholds": list(after[6]), "frozen": frozen,
     }))
 ''')
 
@@ -66,6 +71,8 @@ def test_restore_puts_back_what_a_notebook_changed(tmp_path):
     assert report["project_module_forgotten"] is True
     assert report["library_kept"] is True and report["pandas_kept"] is True
     assert report["max_rows"] != 3 and report["linewidth"] != 7.5
+    # the warm-up's objects are out of the collector's way, collections rarer, kept so
+    assert report["frozen"] > 10_000 and report["thresholds"] == [50_000, 20, 100]
 
 
 def test_the_kernel_receives_the_module_source_then_setup():
