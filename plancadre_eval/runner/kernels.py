@@ -9,6 +9,7 @@ A pooled kernel is started in the project root, imports the heavy modules once
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 import threading
 import time
@@ -336,8 +337,12 @@ class _Kernel:
             return False
 
     def shutdown(self) -> None:
+        """Stop the kernel and close its clients; once (a second call does nothing)."""
         with _kernels_lock:
             _live_kernels.discard(self)
+            if self.__dict__.get("stopped"):
+                return
+            self.stopped = True
         try:
             self.km.close_clients()
             if self.shell is not None:
@@ -353,7 +358,11 @@ class _Kernel:
                 proc = getattr(self.km.provisioner, "process", None)
                 if proc is not None:
                     proc.kill()
-                self.km.cleanup_resources()
+                cleanup = self.km.cleanup_resources
+                if inspect.iscoroutinefunction(cleanup):  # the asynchronous manager's
+                    run_sync(cleanup)()
+                else:
+                    cleanup()
             except Exception:
                 pass
 
@@ -391,8 +400,11 @@ class _Prestart:
         try:
             self.kernel = _Kernel(root, token, warm_modules, start_timeout, pooled=True,
                                   detached=detached, prestart=self)
-        except Exception:  # the worker that would have taken it starts its own
+        except BaseException:  # noqa: BLE001 - a discarded kernel's wait ends cancelled
+            # the worker that would have taken it starts its own; a launched one is stopped
             self.kernel = None
+            if self.starting is not None:
+                self.starting.shutdown()
         finally:
             self.done.set()
 
