@@ -336,6 +336,15 @@ class _Kernel:
         except Exception:
             return False
 
+    def kill(self) -> None:
+        """Kill the kernel's process, nothing else (safe from any thread)."""
+        proc = getattr(getattr(self.km, "provisioner", None), "process", None)
+        try:
+            if proc is not None:
+                proc.kill()
+        except Exception:
+            pass
+
     def shutdown(self) -> None:
         """Stop the kernel and close its clients; once (a second call does nothing)."""
         with _kernels_lock:
@@ -448,18 +457,20 @@ def _take_prestarted(task: PageTask) -> _Kernel | None:
 
 
 def discard_prestarted() -> int:
-    """Stop the pre-started kernels no page took, those still warming up included (their process
-    is stopped, which ends their warm-up within half a second); returns how many."""
+    """Stop the pre-started kernels no page took, those still warming up included; returns how
+    many. A kernel still warming up is only killed (its process): the thread building it owns its
+    clients (ZeroMQ sockets are not to be closed from another thread), sees the kernel die within
+    half a second and stops it itself."""
     with _kernels_lock:
         _prestart_cancelled.set()
         left = list(_prestarted)
         _prestarted.clear()
-        starting = [p.starting for p in left if p.starting is not None]
+        starting = [p.starting for p in left if p.starting is not None and not p.done.is_set()]
     for kernel in starting:
-        kernel.shutdown()
+        kernel.kill()
     for pre in left:
         pre.done.wait()
-        if pre.kernel is not None:
+        if pre.kernel is not None:  # built meanwhile: its builder is done with it
             pre.kernel.shutdown()
     return len(left)
 
