@@ -83,7 +83,7 @@ from .constants import (
 from .kernels import (
     discard_prestarted, keep_one_kernel, offer_kept_kernel, prestart_kernels, shutdown_kernels,
 )
-from .page import PageResult, PageTask, execute_page, preload
+from .page import PageResult, PageTask, execute_page, start_preload
 from .planning import Validator, YearPlan, expects_rendering, notebook_parameters, plan_year
 from .report import (
     PageRecord, finalize_year, format_failure, format_summary, format_total, indicators_step,
@@ -281,6 +281,7 @@ def run_years(
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise UsageError(f"--jobs doit être au moins 1 (reçu {jobs}).")
+    fiches = None if fiches is None else list(fiches)  # read more than once below
     token = uuid.uuid4().hex
     from . import resident
 
@@ -289,7 +290,7 @@ def run_years(
             expects_rendering([y for y, _ in requests], out, force=force, lib_hash=lib_hash,
                               fiches=fiches):
         # the kernels start while the inputs are validated and the pages planned
-        wanted = len(list(fiches)) * len(requests) if fiches else jobs
+        wanted = len(fiches) * len(requests) if fiches else jobs
         kept = 1 if resident.read(str(root)) is not None else 0
         prestart_kernels(min(jobs, wanted) - kept, root=str(root), token=token,
                          warm_modules=tuple(warm_modules), start_timeout=start_timeout,
@@ -369,7 +370,7 @@ def run_years(
         if tasks:
             if pooled_here and page_function is execute_page:
                 # papermill, nbformat and nbconvert imported while the kernels start
-                threading.Thread(target=preload, name="plancadre-imports", daemon=True).start()
+                start_preload()
             if own_executor:
                 executor, client = _make_executor(min(jobs, len(tasks)), scheduler)
             if pooled_here:
@@ -607,7 +608,7 @@ def command_run(args: argparse.Namespace) -> int:
     if args.fiche and not args.scheduler:
         # `run --fiche`: the analyst's re-render loop, where a page is almost always re-rendered;
         # papermill and nbconvert are imported while the referential loads and the year is planned
-        threading.Thread(target=preload, name="plancadre-imports", daemon=True).start()
+        start_preload()
     previous = signal.signal(signal.SIGTERM, _terminate) \
         if threading.current_thread() is threading.main_thread() else None
     try:

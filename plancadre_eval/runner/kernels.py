@@ -197,6 +197,7 @@ class _Kernel:
         from jupyter_core.utils import run_sync
 
         self.root, self.token, self.pooled = root, token, pooled
+        self.stopped = False
         self.warm_modules = tuple(warm_modules)
         self.start_timeout = start_timeout
         self.uses = 0
@@ -242,12 +243,16 @@ class _Kernel:
             self.shell.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
 
     @property
+    def process(self):
+        """The kernel's process (``Popen``) when this process started it, else None."""
+        return getattr(getattr(self.km, "provisioner", None), "process", None)
+
+    @property
     def pid(self) -> int | None:
         adopted = getattr(self.km, "adopted_pid", None)
         if adopted is not None:
             return adopted
-        proc = getattr(getattr(self.km, "provisioner", None), "process", None)
-        return getattr(proc, "pid", None)
+        return getattr(self.process, "pid", None)
 
     def run_shell(self, code: str, timeout: float) -> None:
         """Execute ``code`` through the persistent shell client and wait for its reply."""
@@ -338,10 +343,9 @@ class _Kernel:
 
     def kill(self) -> None:
         """Kill the kernel's process, nothing else (safe from any thread)."""
-        proc = getattr(getattr(self.km, "provisioner", None), "process", None)
         try:
-            if proc is not None:
-                proc.kill()
+            if self.process is not None:
+                self.process.kill()
         except Exception:
             pass
 
@@ -349,7 +353,7 @@ class _Kernel:
         """Stop the kernel and close its clients; once (a second call does nothing)."""
         with _kernels_lock:
             _live_kernels.discard(self)
-            if self.__dict__.get("stopped"):
+            if self.stopped:
                 return
             self.stopped = True
         try:
@@ -364,9 +368,7 @@ class _Kernel:
             run_sync(self.km.shutdown_kernel)(now=True)
         except Exception:
             try:
-                proc = getattr(self.km.provisioner, "process", None)
-                if proc is not None:
-                    proc.kill()
+                self.kill()
                 cleanup = self.km.cleanup_resources
                 if inspect.iscoroutinefunction(cleanup):  # the asynchronous manager's
                     run_sync(cleanup)()

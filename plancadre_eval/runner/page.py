@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +121,17 @@ def _without_iri_grammar() -> None:
 
 
 _without_iri_grammar()  # before any import of nbformat by this process
+
+
+_preload_started = threading.Event()
+
+
+def start_preload() -> None:
+    """Run :func:`preload` in a thread, once per process (``run --fiche`` starts it first thing;
+    the run starts it again while its kernels start)."""
+    if not _preload_started.is_set():
+        _preload_started.set()
+        threading.Thread(target=preload, name="plancadre-imports", daemon=True).start()
 
 
 def preload() -> None:
