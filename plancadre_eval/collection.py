@@ -35,7 +35,7 @@ from typing import Any, Iterable, Protocol
 
 import pandas as pd
 
-from .demo import MARKER as DEMO_MARKER  # the file marking a folder of demonstration data
+from .paths import DEMO_MARKER  # the file marking a folder of demonstration data
 from .provenance import natural_key
 from .referential import COMPONENTS, Indicator, Referential, suggest
 from .spreadsheets import (  # noqa: F401 - re-exported: the collection's reading vocabulary

@@ -76,9 +76,7 @@ TERRITORIAL_ANCHORS = {
 }
 
 
-def is_demo_data(folder: str | os.PathLike) -> bool:
-    """True when ``folder`` holds demonstration data (the ``DEMONSTRATION`` marker file)."""
-    return (paths.resolve(folder) / MARKER).exists()
+is_demo_data = paths.is_demo_data  # True when a folder holds demonstration data
 
 
 def _fmt(value: float) -> str:

@@ -154,8 +154,7 @@ def build_dossier(year_dir: str | os.PathLike, referential: Referential) -> str:
     except (OSError, ValueError):
         manifest = {}
     donnees = manifest.get("donnees") or {}
-    demo = bool(manifest) and (paths.resolve(donnees.get("dossier") or "data/demo")
-                               / paths.DEMO_MARKER).exists()
+    demo = bool(manifest) and paths.is_demo_data(donnees.get("dossier") or "data/demo")
     included = {name for name, _, _ in parts}
     plan = referential.plan
     n_fiches = sum(1 for n, _, _ in parts if n.startswith("fiche-"))

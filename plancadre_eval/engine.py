@@ -162,7 +162,9 @@ class Engine:
                 part = whole[whole["fiche"].isin(ids)].reset_index(drop=True)
                 if not part.empty:
                     return part
-            table = self.computed_table(year, list(ids))
+            # the cached table itself (apply_secrecy copies it), not the public method's copy
+            table = self._memoized(("computed_table", year, ids),
+                                   lambda: self._computed_table(year, selected))
             masked = secrecy.apply_secrecy(table, self.referential, self.secret_threshold)
             return masked[[c for c in TABLE_COLUMNS if c in masked] + list(HELPER_COLUMNS)]
 
@@ -420,14 +422,7 @@ class Engine:
         """(status, reasons in French) of a fiche for ``year`` by
         :data:`plancadre_eval.statuses.FICHE_STATUS_RULE`."""
         year = self._year(year)
-        fiche_id = self._fiches([fiche_id])[0].id
-
-        def compute() -> tuple[FicheStatus, tuple[str, ...]]:
-            status, reasons = decide_fiche_status(self.facts(year, fiche_id), year)
-            return status, tuple(reasons)
-
-        status, reasons = self._memoized(("status", year, fiche_id), compute)
-        return status, list(reasons)
+        return decide_fiche_status(self.facts(year, fiche_id), year)
 
     def statuses(self, year: int, fiches: Iterable[str] | str | None = None) -> pd.DataFrame:
         """Status of every fiche (or ``fiches``) for ``year``: columns :data:`STATUS_COLUMNS`
@@ -504,7 +499,7 @@ def _shared_state(referential: Referential, observations, population, public, ex
     except TypeError:  # a value without a digest (unhashable): nothing is shared
         return IndicatorCells(referential, observations, population, public, expected), {}
     kept = _SHARED.get(key)
-    if kept is not None and kept[0][0] is referential and kept[0][1] is population:
+    if kept is not None:  # the entry keeps referential and population alive: their ids are theirs
         return kept[1], kept[2]
     if len(_SHARED) >= 8:
         _SHARED.clear()

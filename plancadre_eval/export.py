@@ -57,22 +57,15 @@ def _cell_value(v: Any) -> Any:
     return v
 
 
-#: Strings openpyxl writes as Excel errors rather than text (``openpyxl.cell.cell.ERROR_CODES``).
-_XLSX_ERROR_CODES = frozenset(('#NULL!', '#DIV/0!', '#VALUE!', '#REF!', '#NAME?', '#NUM!', '#N/A'))
-#: Control characters openpyxl refuses in a cell (``openpyxl.cell.cell.ILLEGAL_CHARACTERS_RE``).
-_XLSX_ILLEGAL = frozenset(chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32)))
-
-
-def _xml_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _sheet_rows_xml(table: pd.DataFrame) -> str | None:
     """The ``<row>`` elements of the data rows (rows 2…), written exactly as openpyxl writes them
     (inline strings, numbers as ``%.16g``, empty cells left out), in one pass instead of one
     openpyxl cell object per value. None when a value needs openpyxl's own handling (a formula-like
     or error-code string, a control character, a very long text, a date, a boolean, an infinite
     number…): the caller then lets openpyxl write every cell."""
+    from xml.sax.saxutils import escape
+
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
     from openpyxl.utils import get_column_letter
 
     letters = [get_column_letter(i) for i in range(1, len(table.columns) + 1)]
@@ -88,12 +81,12 @@ def _sheet_rows_xml(table: pd.DataFrame) -> str | None:
                 if v == "":
                     out.append(f'<c r="{letter}{r}" t="inlineStr" />')
                     continue
-                if (len(v) > 32767 or (len(v) > 1 and v[0] == "=") or v in _XLSX_ERROR_CODES
-                        or not _XLSX_ILLEGAL.isdisjoint(v)):
+                if (len(v) > 32767 or (len(v) > 1 and v[0] == "=") or v in ERROR_CODES
+                        or ILLEGAL_CHARACTERS_RE.search(v)):
                     return None
                 stripped = v.strip()
                 space = ' xml:space="preserve"' if stripped and stripped != v else ""
-                out.append(f'<c r="{letter}{r}" t="inlineStr"><is><t{space}>{_xml_text(v)}</t>'
+                out.append(f'<c r="{letter}{r}" t="inlineStr"><is><t{space}>{escape(v)}</t>'
                            "</is></c>")
             elif t is int or (t is float and math.isfinite(v)):
                 out.append(f'<c r="{letter}{r}" t="n"><v>{"%.16g" % v}</v></c>')

@@ -69,3 +69,9 @@ def resolve(path: str | os.PathLike | None, default: Path | None = None, *,
         return default
     p = Path(path).expanduser()
     return p if p.is_absolute() else (project_root() if root is None else root) / p
+
+
+def is_demo_data(folder: str | os.PathLike, *, root: Path | None = None) -> bool:
+    """True when ``folder`` (relative to the project root, or to ``root``) holds demonstration
+    data: the :data:`DEMO_MARKER` file."""
+    return (resolve(folder, root=root) / DEMO_MARKER).exists()

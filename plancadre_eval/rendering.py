@@ -217,8 +217,6 @@ def _exporter():
 
 
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt\s*=)", re.IGNORECASE)
-#: nbconvert's HTMLExporter gives this English alt text to images that have none.
-_NBCONVERT_ALT = 'alt="No description has been provided for this image"'
 _STYLER_UUID = re.compile(r"\bT_([0-9a-f]{5})(?=[_\"' {.#:,\[])")
 _EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=[^>]*>\s*</script>", re.IGNORECASE)
 _EXTERNAL_STYLESHEET = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
@@ -231,7 +229,6 @@ def postprocess_html(html: str) -> str:
     renumbers pandas ``Styler`` random ids (``T_1a2b3`` -> ``T_0``) in order of appearance, and
     drops ``<script src=…>`` and ``<link …>`` tags, which would fetch resources from elsewhere.
     """
-    html = html.replace(_NBCONVERT_ALT, f'alt="{DEFAULT_ALT}"')
     html = _IMG_WITHOUT_ALT.sub(f'<img alt="{DEFAULT_ALT}"', html)
     mapping: dict[str, str] = {}
 

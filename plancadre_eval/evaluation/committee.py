@@ -112,14 +112,12 @@ def _reported_comments(ctx: "Context", f: "Fiche", evaluated: int,
     ``Indicateur``, ``Territoire``, ``Commentaire``. Not for display: :func:`gated_comments`
     gates it."""
     sel = ctx.fiche_observations(f)
-    wanted = (lambda a: a <= evaluated) if year == 0 else (lambda a, y=(year or evaluated): a == y)
+    sel = sel[sel["annee"] <= evaluated] if year == 0 else sel[sel["annee"] == (year or evaluated)]
     types = {i.id: i.type for i in f.indicateurs}
     names: dict[str, str] = {}
     rows = []
     for annee, indicateur, territoire, raw_texte, raw_comment in zip(
             sel["annee"], sel["indicateur"], sel["territoire"], sel["texte"], sel["commentaire"]):
-        if not wanted(annee):
-            continue
         texts = []
         texte, comment = str(raw_texte or "").strip(), str(raw_comment or "").strip()
         if types.get(str(indicateur)) in QUALITATIVE_TYPES and texte \
@@ -135,7 +133,7 @@ def _reported_comments(ctx: "Context", f: "Fiche", evaluated: int,
     # most recent year first, then indicator (plan order) and territory; stable; no repeats
     rows.sort(key=lambda r: (-r[0], fiche_sort_key(r[1]), r[2]))
     unique = list(dict.fromkeys(map(tuple, rows)))
-    return pd.DataFrame([list(r) for r in unique],
+    return pd.DataFrame(unique,
                         columns=["Année", "Indicateur", "Territoire", "Commentaire"])
 
 

@@ -100,7 +100,7 @@ class Context:
         (:func:`~plancadre_eval.review.retained_statuses`: also ``statut_calcule``, ``examinee``,
         ``modifie``). A fiche stopped by bad files (:attr:`excluded`) is computed as "données
         insuffisantes" (:data:`EXCLUDED_REASON`): nothing is computed from its missing rows."""
-        fiches = None if fiches is None else list(fiches)
+        fiches = None if fiches is None else [fiches] if isinstance(fiches, str) else list(fiches)
         key = (int(year), None if fiches is None else tuple(fiches))
         cache = self._statuses
         if key not in cache:  # the same for every page of the context: computed once

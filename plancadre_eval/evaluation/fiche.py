@@ -10,7 +10,6 @@ arrive empty with ``diffusion == "secret"`` and are written "secret".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
@@ -98,28 +97,39 @@ class FicheData:
     def row(self, indicator_id: str, territory: str | None = None) -> pd.Series | None:
         """The indicator table row of an indicator for a territory (default: the département, else
         the first row of the indicator)."""
-        first_of_pair, first_of_indicator = self._row_positions()
+        first_of_pair, first_of_indicator = self.indexed("_rows", self.table, _first_rows)
         code = territory or self.context.departement
         position = first_of_pair.get((indicator_id, code))
         if position is None and not territory:
             position = first_of_indicator.get(indicator_id)
         return None if position is None else self.table.iloc[position]
 
-    def _row_positions(self) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
-        """Positions in ``table`` of the first row of each (indicator, territory) and of each
-        indicator, built once per table (pages look rows up a few hundred times; rebuilt if
-        ``table`` is replaced or changes length)."""
-        key = (id(self.table), len(self.table))
-        cached = self.__dict__.get("_positions")
-        if cached is None or cached[0] != key:
-            pairs: dict[tuple[str, str], int] = {}
-            firsts: dict[str, int] = {}
-            for i, (ind, code) in enumerate(zip(self.table["indicateur"], self.table["territoire"])):
-                pairs.setdefault((ind, code), i)
-                firsts.setdefault(ind, i)
-            cached = (key, (pairs, firsts))
-            self.__dict__["_positions"] = cached
-        return cached[1]
+    def indexed(self, name: str, frame: pd.DataFrame, build):
+        """``build(frame)``, kept under ``name`` while ``frame`` is the same object: pages look
+        rows up a few hundred times; a table replaced by an analyst gets a new index."""
+        kept = self.__dict__.get(name)
+        if kept is None or kept[0] is not frame:
+            kept = self.__dict__[name] = (frame, build(frame))
+        return kept[1]
+
+
+def _first_rows(table: pd.DataFrame) -> tuple[dict[tuple[str, str], int], dict[str, int]]:
+    """Positions of the first row of each (indicator, territory) and of each indicator."""
+    pairs: dict[tuple[str, str], int] = {}
+    firsts: dict[str, int] = {}
+    for i, (ind, code) in enumerate(zip(table["indicateur"], table["territoire"])):
+        pairs.setdefault((ind, code), i)
+        firsts.setdefault(ind, i)
+    return pairs, firsts
+
+
+def _coverages(values: pd.DataFrame) -> dict[tuple, tuple]:
+    """(indicator, year, territory) -> (couverture, niveau_couverture) of its first row."""
+    found: dict[tuple, tuple] = {}
+    for entry in zip(values["indicateur"], values["annee"], values["territoire"],
+                     values["couverture"], values["niveau_couverture"]):
+        found.setdefault(entry[:3], entry[3:])
+    return found
 
 
 def fiche_data(ctx: Context, fiche_id: str) -> FicheData:
@@ -342,17 +352,7 @@ def indicator_overview(data: FicheData) -> pd.DataFrame:
 
 def _coverage_of(data: FicheData, ind: Indicator, year: int, territory: str) -> tuple[str, str]:
     """(couverture, niveau_couverture) of an indicator's value for a year and territory."""
-    v = data.values
-    key = (id(v), len(v))
-    cached = data.__dict__.get("_coverages")
-    if cached is None or cached[0] != key:  # built once per values table
-        found: dict[tuple, tuple] = {}
-        for entry in zip(v["indicateur"], v["annee"], v["territoire"], v["couverture"],
-                         v["niveau_couverture"]):
-            found.setdefault(entry[:3], entry[3:])
-        cached = (key, found)
-        data.__dict__["_coverages"] = cached
-    hit = cached[1].get((ind.id, year, territory))
+    hit = data.indexed("_coverages", data.values, _coverages).get((ind.id, year, territory))
     if hit is None:
         return "", ""
     return str(hit[0] or ""), str(hit[1] or "")

@@ -49,7 +49,7 @@ def pilot_explanations(ctx: Context, fiche: Fiche, year: int) -> list[str]:
     read through :func:`plancadre_eval.evaluation.committee.gated_comments` (the pages' one
     access to comments, behind the comment gate): a comment the committee has not allowed to
     publish is only counted ("N commentaire(s) en attente de relecture …")."""
-    table, pending = gated_comments(ctx, fiche, year, year)
+    table, pending = gated_comments(ctx, fiche, year)
     out = [f"{r['Indicateur']} ({r['Territoire']}) : {r['Commentaire']}" for _, r in table.iterrows()]
     return out + ([pending_text(pending)] if pending else [])
 

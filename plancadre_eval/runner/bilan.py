@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import paths
 from ..parameters import UsageError
@@ -132,20 +132,6 @@ def finish_bilan(bp: BilanPlan, res: PageResult) -> dict[str, Any]:
     return {"nom": name, "statut": res.status, "cache": CACHE_RENDERED,
             "raison": REASON_FORCE if bp.force else (REASON_MISSING if not prev else "entrées modifiées"),
             "duree_s": res.duration, "erreur": res.error}
-
-
-def render_bilan(period: tuple[int, int], params: dict[str, Any], *, referential, notebook: Path,
-                 out: Path, root: Path, lib_hash: str, force: bool, run_token: str,
-                 page_function: Callable[[PageTask], PageResult], sources: list[dict[str, str]],
-                 task_options: dict[str, Any]) -> dict[str, Any]:
-    """Render (or reuse) the bilan of ``period`` at once (:func:`plan_bilan`, ``page_function``,
-    :func:`finish_bilan`); returns ``{"nom", "statut", "cache", "raison", "duree_s", "erreur"}``."""
-    bp = plan_bilan(period, params, referential=referential, notebook=notebook, out=out, root=root,
-                    lib_hash=lib_hash, force=force, run_token=run_token, sources=sources,
-                    task_options=task_options)
-    if bp.task is None:
-        return bp.outcome
-    return finish_bilan(bp, page_function(bp.task))
 
 
 def _review_hashes(parameters: dict[str, Any], referential, last: int, root: Path) -> dict[str, str]:

@@ -274,7 +274,7 @@ def render_year_index(plan: YearPlan, pages: dict[str, Any], root: Path,
         dossier_donnees=data_dir, sources=plan.sources, indicateurs=indicators, suivi=followup,
         parametres=params, referentiel=display_path(ref.folder, root),
         empreinte_referentiel=plan.referential_hash, empreinte_bibliotheque=plan.library_hash,
-        n_echecs=n_failed, demonstration=(plan.data_dir / paths.DEMO_MARKER).exists(),
+        n_echecs=n_failed, demonstration=paths.is_demo_data(plan.data_dir),
     )
 
 
@@ -323,7 +323,7 @@ def write_top_index(out: Path, title: str, root: Path | None = None) -> None:
         folders.append((manifest.get("donnees") or {}).get("dossier"))
     bilans = listed_bilans(out)
     folders += [b.get("donnees") for b in bilans]
-    demonstration = any(f and (paths.resolve(f, root=root) / paths.DEMO_MARKER).exists() for f in folders)
+    demonstration = any(f and paths.is_demo_data(f, root=root) for f in folders)
     tables = sorted(p.name for p in out.glob("indicateurs-*-*.*")) if out.exists() else []
     html = render_page("accueil.html.j2", annees=years, titre=title, bilans=bilans,
                        tableaux=tables, demonstration=demonstration)
