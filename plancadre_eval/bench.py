@@ -13,7 +13,12 @@ In one go, on the same machine, in the scratch folder ``.bench/`` (git-ignored; 
    page, the synthesis, the diagnostic, the indexes and the indicator table);
 4. **warm**: the same command again, nothing changed;
 5. **one file changed**: one value of one fiche's collection file is modified, then the same
-   command again.
+   command again;
+   **machinery alone** (:func:`machinery_floor`, in a fresh process): as many pages as the cold
+   run, each a notebook with as many code cells as the fiche notebook that compute nothing,
+   executed and rendered by the runner's page path (kernels and their imports, papermill,
+   nbconvert). What it costs, no library work can remove: the bench prints the ratio to the
+   naive loop the cold run could reach if the library computed nothing.
 
 6. **every year**: ``plancadre-eval run --year all --force`` into another folder (the four years
    of the plan), compared with the cold year;
@@ -139,6 +144,59 @@ def naive_loop(fiches: list[str], *, nb_dir: Path, root: Path, data: Path, refer
         times.append(t_pm + t_nb)
         print(f"  naïf fiche {fid:>5} : papermill {t_pm:5.1f} s + nbconvert {t_nb:4.1f} s")
     return times
+
+
+def machinery_floor(pages: int, cells: int, *, jobs: int, root: Path, folder: Path) -> dict:
+    """What the rendering machinery alone costs, in this process: ``pages`` copies of a notebook
+    of ``cells`` code cells that compute nothing (a parameters cell, then ``x = i``), executed
+    and rendered to HTML by the runner's own page path (pooled kernels with their warm-up
+    imports, papermill, nbconvert, the reset between pages) on ``jobs`` threads. The bench runs it
+    in a fresh process, as a cold run: what this costs, no library work can remove.
+
+    Returns ``{"secondes": wall seconds, "cpu_processus": CPU seconds of this process,
+    "cpu_noyaux": CPU seconds of its kernels, "echecs": pages not rendered}``."""
+    import concurrent.futures as cf
+    import resource
+
+    t0 = time.perf_counter()
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from .runner.constants import KERNEL_NAME, STATUS_OK
+    from .runner.kernels import shutdown_kernels
+    from .runner.page import PageTask, execute_page, start_preload
+
+    start_preload()
+    if cells < 1:
+        raise ValueError(f"Il faut au moins une cellule (reçu {cells}).")
+    nb = new_notebook(metadata={"kernelspec": {"name": KERNEL_NAME, "display_name": "Python 3",
+                                               "language": "python"},
+                                "language_info": {"name": "python"}})
+    nb.cells.append(new_code_cell("valeur: int = 0  # paramètre", metadata={"tags": ["parameters"]}))
+    nb.cells += [new_code_cell(f"x{i} = {i}") for i in range(cells - 1)]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "plancher.ipynb"
+    nbformat.write(nb, path)
+    tasks = [PageTask(year=0, name=f"plancher-{i}", kind="fiche", fiche=None, notebook=str(path),
+                      notebook_display="plancher.ipynb", parameters={"valeur": i}, title="Plancher",
+                      root=str(root), run_token=f"plancher-{os.getpid()}") for i in range(pages)]
+    try:
+        with cf.ThreadPoolExecutor(max_workers=max(1, min(jobs, pages))) as pool:
+            results = list(pool.map(execute_page, tasks))
+    finally:
+        shutdown_kernels()
+    seconds = time.perf_counter() - t0
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kernels = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"secondes": seconds, "cpu_processus": own.ru_utime + own.ru_stime,
+            "cpu_noyaux": kernels.ru_utime + kernels.ru_stime,
+            "echecs": sum(1 for r in results if r.status != STATUS_OK)}
+
+
+def code_cells(notebook: Path) -> int:
+    """Number of code cells of a notebook (file), its parameters cell included."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    return sum(1 for c in nb.get("cells", []) if c.get("cell_type") == "code")
 
 
 def _tree_rss(pids: list[int]) -> dict[int, int]:
@@ -278,7 +336,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="fiche des mesures « une fiche » (défaut 2.6, qui a un complément)")
     parser.add_argument("--une-fiche", action="store_true",
                         help="seulement les mesures « une fiche » (pas l'année entière)")
+    parser.add_argument("--plancher", metavar="PAGESxCELLULES",
+                        help="seulement la machinerie seule (PAGES notebooks de CELLULES cellules "
+                             "qui ne calculent rien), dans ce processus ; imprime une ligne JSON")
     args = parser.parse_args(argv)
+    if args.plancher:
+        try:
+            pages, cells = (int(v) for v in args.plancher.lower().split("x"))
+        except ValueError:
+            print(f"--plancher attend PAGESxCELLULES, par exemple 37x19 (reçu {args.plancher!r}).",
+                  file=sys.stderr)
+            return 2
+        scratch = Path(args.scratch).resolve()
+        print(json.dumps(machinery_floor(pages, cells, jobs=args.jobs or os.cpu_count() or 1,
+                                         root=paths.project_root(), folder=scratch / "plancher")))
+        return 0
 
     from .parameters import load_params_file
     from .referential import load_referential
@@ -342,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = run_cmd + ["--out", rel(out)]
         t_cold, proc = _run(cmd, cwd=root, env=env)
         _check(proc, "plancadre-eval run (à froid)")
+        cold_pages = len(_manifest(out, args.year)["pages"])
         t_warm, proc = _run(cmd, cwd=root, env=env)
         _check(proc, "plancadre-eval run (à chaud)")
         warm_manifest = _manifest(out, args.year)
@@ -361,6 +434,14 @@ def main(argv: list[str] | None = None) -> int:
         change_manifest = _manifest(out, args.year)
         change_rendered = sorted(n for n, p in change_manifest["pages"].items() if p.get("cache") == "re-rendu")
         index_changed = (out / str(args.year) / "index.html").read_bytes() != index_before
+
+        # the machinery alone: as many pages, as many cells, nothing computed (fresh process)
+        cells = code_cells(nb_dir / NOTEBOOK_FILES["fiche"])
+        floor_cmd = [sys.executable, "-m", "plancadre_eval.bench", "--scratch", str(scratch),
+                     "--plancher", f"{cold_pages}x{cells}"] + (["--jobs", str(args.jobs)] if args.jobs else [])
+        _, proc = _run(floor_cmd, cwd=root, env=env)
+        _check(proc, "la mesure de la machinerie seule")
+        floor = json.loads(proc.stdout.strip().splitlines()[-1])
 
         # 3. every year ------------------------------------------------------------------------------
         t_all = n_all = None
@@ -393,6 +474,11 @@ def main(argv: list[str] | None = None) -> int:
          + (f" (extrapolé depuis {len(sample)} mesurée(s))" if extrapolated else ""), "1"),
         ("run à froid", t_cold, f"{n_pages} pages ({', '.join(kinds)}) + index + indicateurs",
          f"{ratio:.1f}x plus rapide"),
+        ("machinerie seule (rien calculé)", floor["secondes"],
+         f"{cold_pages} pages de {cells} cellules (+ paramètres injectés) qui ne calculent rien : "
+         f"{floor['cpu_processus'] + floor['cpu_noyaux']:.1f} s de CPU (noyaux "
+         f"{floor['cpu_noyaux']:.1f} s)" + (f", {floor['echecs']} échec(s)" if floor["echecs"] else ""),
+         f"{_ratio(floor['secondes'], t_cold):.0%} du run à froid"),
         ("run à chaud (rien de changé)", t_warm, f"{len(warm_rendered)} page(s) produite(s)",
          f"{_ratio(naive_total, t_warm):.0f}x plus rapide"),
         ("run après modification", t_change, description,
@@ -410,6 +496,9 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(r[0]) for r in rows)
     for label, seconds, detail, compared in rows:
         print(f"  {label:<{width}}  {seconds:7.2f} s  {compared:<26}  {detail}")
+    print(f"Plafond : même si la bibliothèque ne calculait rien, le run à froid ne serait pas plus "
+          f"de {_ratio(naive_total, floor['secondes']):.0f}x plus rapide que la boucle naïve "
+          f"(machinerie seule : noyaux, papermill, nbconvert).")
     print(f"Pages produites à nouveau après modification : {', '.join(change_rendered) or 'aucune'} ; "
           f"index {'réécrit' if index_changed else 'inchangé'}")
     if dask:

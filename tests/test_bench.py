@@ -36,3 +36,34 @@ def test_tree_rss_counts_a_process_with_its_children():
         child.kill()
         child.wait()
     assert bench._tree_rss([2**22 + 12345]) == {}  # a process that does not exist: nothing
+
+
+def test_code_cells_counts_the_code_cells_parameters_included(tmp_path):
+    import json
+
+    nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "a = 1"},
+                    {"cell_type": "markdown", "metadata": {}, "source": "## Titre"},
+                    {"cell_type": "code", "metadata": {}, "source": "a"}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    assert bench.code_cells(path) == 2
+
+
+def test_machinery_floor_executes_and_renders_pages_that_compute_nothing(tmp_path):
+    import json
+
+    from plancadre_eval import paths
+
+    res = bench.machinery_floor(2, 3, jobs=1, root=paths.project_root(), folder=tmp_path)
+    assert res["echecs"] == 0
+    assert res["secondes"] > 0 and res["cpu_processus"] > 0
+    nb = json.loads((tmp_path / "plancher.ipynb").read_text(encoding="utf-8"))
+    assert [c["cell_type"] for c in nb["cells"]] == ["code"] * 3
+    assert nb["cells"][0]["metadata"]["tags"] == ["parameters"]
+    assert ["".join(c["source"]) for c in nb["cells"][1:]] == ["x0 = 0", "x1 = 1"]
+
+
+def test_floor_option_refuses_a_malformed_size(capsys):
+    assert bench.main(["--plancher", "37y19"]) == 2
+    assert "PAGESxCELLULES" in capsys.readouterr().err
