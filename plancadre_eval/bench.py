@@ -8,7 +8,8 @@ In one go, on the same machine, in the scratch folder ``.bench/`` (git-ignored; 
    and every run below reads that copy (the runner's cache compares like with like);
 2. **naive loop**: for each due fiche, ``papermill`` (command line) then
    ``jupyter nbconvert --to html --no-input``, one after the other, with the venv's programs
-   (``--fiches N`` limits it to N fiches and extrapolates to all due fiches — said in the output);
+   (``--fiches N`` limits it to N fiches evenly spread over the due ones, :func:`spread`, and
+   extrapolates to all due fiches — said in the output);
 3. **cold**: ``plancadre-eval run --year Y --data .bench/donnees --out .bench/sorties`` (every
    page, the synthesis, the diagnostic, the indexes and the indicator table);
 4. **warm**: the same command again, nothing changed;
@@ -64,6 +65,19 @@ ONE_FICHE_COLD_LIMIT_S = 2.5
 ONE_FICHE_COMPLEMENT_LIMIT_S = 2.0
 #: The national roll-out the Dask figures are projected to: départements x fiches x years.
 ROLL_OUT = (101, 36, 4)
+
+
+def spread(items: list, n: int) -> list:
+    """``n`` items of ``items`` evenly spaced from the first to the last, in their order (all of
+    them when ``n`` is not smaller): the naive loop's sample covers every axis of the plan, not
+    only its first fiches."""
+    if n <= 0:
+        raise ValueError(f"Il faut au moins une fiche (reçu {n}).")
+    if n >= len(items):
+        return list(items)
+    if n == 1:
+        return [items[0]]
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
 def _bin(name: str) -> str:
@@ -190,7 +204,9 @@ def machinery_floor(pages: int, cells: int, *, jobs: int, root: Path, folder: Pa
     kernels = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"secondes": seconds, "cpu_processus": own.ru_utime + own.ru_stime,
             "cpu_noyaux": kernels.ru_utime + kernels.ru_stime,
-            "echecs": sum(1 for r in results if r.status != STATUS_OK)}
+            "echecs": sum(1 for r in results if r.status != STATUS_OK),
+            "erreurs": sorted({f"{r.error['ename']} : {r.error['evalue'][:300]}"
+                               for r in results if r.status != STATUS_OK and r.error})}
 
 
 def code_cells(notebook: Path) -> int:
@@ -324,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  "toutes les années, Dask).")
     parser.add_argument("--year", type=int, default=2021, help="année évaluée (défaut 2021)")
     parser.add_argument("--fiches", type=int, default=None,
-                        help="limiter la boucle naïve à N fiches et extrapoler")
+                        help="limiter la boucle naïve à N fiches réparties sur toutes les fiches dues, et extrapoler")
     parser.add_argument("--jobs", type=int, default=None, help="--jobs passé à plancadre-eval run")
     parser.add_argument("--notebooks", help="dossier des notebooks (défaut : notebooks/ du projet)")
     parser.add_argument("--scratch", default=".bench", help="dossier de travail (défaut .bench/, effacé)")
@@ -403,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd = run_command(str(args.year))
     try:
         # 1. naive loop --------------------------------------------------------------------------
-        sample = due[: args.fiches] if args.fiches else due
+        sample = spread(due, args.fiches) if args.fiches else due
         naive_times = naive_loop(sample, nb_dir=nb_dir, root=root, data=data, referential=referential_path,
                                  year=args.year, secret_threshold=threshold, out=naive_dir, env=env)
         per_fiche = sum(naive_times) / len(naive_times)
@@ -477,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         ("machinerie seule (rien calculé)", floor["secondes"],
          f"{cold_pages} pages de {cells} cellules (+ paramètres injectés) qui ne calculent rien : "
          f"{floor['cpu_processus'] + floor['cpu_noyaux']:.1f} s de CPU (noyaux "
-         f"{floor['cpu_noyaux']:.1f} s)" + (f", {floor['echecs']} échec(s)" if floor["echecs"] else ""),
+         f"{floor['cpu_noyaux']:.1f} s)" + (f", {floor['echecs']} échec(s) : {' ; '.join(floor.get('erreurs', []))}"
+                                         if floor["echecs"] else ""),
          f"{_ratio(floor['secondes'], t_cold):.0%} du run à froid"),
         ("run à chaud (rien de changé)", t_warm, f"{len(warm_rendered)} page(s) produite(s)",
          f"{_ratio(naive_total, t_warm):.0f}x plus rapide"),

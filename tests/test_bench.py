@@ -67,3 +67,15 @@ def test_machinery_floor_executes_and_renders_pages_that_compute_nothing(tmp_pat
 def test_floor_option_refuses_a_malformed_size(capsys):
     assert bench.main(["--plancher", "37y19"]) == 2
     assert "PAGESxCELLULES" in capsys.readouterr().err
+
+
+def test_spread_takes_evenly_spaced_items_from_first_to_last():
+    items = [f"f{i}" for i in range(35)]
+    assert bench.spread(items, 6) == ["f0", "f7", "f14", "f20", "f27", "f34"]
+    assert bench.spread(items, 1) == ["f0"]
+    assert bench.spread(items, 40) == items
+    assert bench.spread(["a", "b"], 2) == ["a", "b"]
+    import pytest
+
+    with pytest.raises(ValueError):
+        bench.spread(items, 0)
