@@ -1124,3 +1124,39 @@ def test_kept_kernel_is_adopted_by_the_next_run_then_released(executed, tmp_path
     while time.monotonic() < deadline and resident._pid_alive(kept["pid"]):
         time.sleep(0.1)
     assert not resident._pid_alive(kept["pid"])
+
+
+_IMPORT_RACE = """
+import threading
+from plancadre_eval.runner import kernels, page
+errors = []
+def call(f):
+    try:
+        f()
+    except BaseException as exc:  # ImportError, importlib's _DeadlockError
+        errors.append(repr(exc))
+threads = [threading.Thread(target=call, args=(f,)) for f in
+           (page.preload, kernels._manager_class, kernels._client_class, kernels._manager_class)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(errors or "ok")
+"""
+
+
+def test_threads_importing_the_jupyter_stack_at_once_never_see_it_half_imported():
+    """A run starts kernels in threads while another imports papermill: before the imports were
+    serialised, one fresh process in four failed with "cannot import name 'AsyncKernelManager'
+    from partially initialized module" or a _DeadlockError (reproduced with this very script)."""
+    import subprocess
+    import sys
+
+    def fresh_process(_):
+        proc = subprocess.run([sys.executable, "-c", _IMPORT_RACE], capture_output=True, text=True,
+                              timeout=120)
+        return proc.stdout.strip() or proc.stderr.strip()[-500:]
+
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(fresh_process, range(10)))
+    assert outcomes == ["ok"] * 10

@@ -52,6 +52,34 @@ KERNEL_RESET = (
 
 _kernel_manager_class = None
 
+#: Held by a thread importing the Jupyter stack (:func:`import_jupyter_client`,
+#: :func:`plancadre_eval.runner.page.import_stack`): one thread imports it at a time.
+IMPORT_LOCK = threading.RLock()
+_client_imported = threading.Event()
+_CLASS_LOCK = threading.Lock()
+
+
+def import_jupyter_client() -> None:
+    """Import jupyter_client's kernel manager and clients, once per process and one thread at a
+    time (the other threads wait; afterwards this returns at once).
+
+    A run starts kernels in several threads while another imports papermill, which imports
+    jupyter_client too. jupyter_client's modules import one another: two threads importing them
+    at once can each hold the lock of a module the other needs, and Python then hands one of
+    them a half-initialised module (``ImportError: cannot import name 'AsyncKernelManager' from
+    partially initialized module 'jupyter_client.manager'``, or ``_DeadlockError``): one fresh
+    process in four with four threads starting together, and so a page failed for nothing."""
+    if _client_imported.is_set():
+        return
+    with IMPORT_LOCK:
+        if not _client_imported.is_set():
+            import jupyter_client.asynchronous  # noqa: F401
+            import jupyter_client.blocking  # noqa: F401
+            import jupyter_client.manager  # noqa: F401
+            import jupyter_core.utils  # noqa: F401
+
+            _client_imported.set()
+
 
 def _client_class():
     """AsyncKernelClient whose ``wait_for_ready`` ends as soon as IOPub is proven connected.
@@ -62,6 +90,7 @@ def _client_class():
     ``kernel_info`` request: once it arrives on IOPub, the subscription works and nothing of the
     next execution can be lost; without it within 0.2 s, the request is sent again (as upstream).
     """
+    import_jupyter_client()
     from jupyter_client.asynchronous import AsyncKernelClient
 
     class _ReadyClient(AsyncKernelClient):
@@ -113,6 +142,12 @@ def _manager_class():
     """AsyncKernelManager that remembers the clients it creates (papermill leaves them open when
     it does not own the kernel), so they can be closed after each notebook; its clients are
     ready without a fixed wait (:func:`_client_class`)."""
+    import_jupyter_client()
+    with _CLASS_LOCK:  # not IMPORT_LOCK: held while papermill is imported, kernels start meanwhile
+        return _make_manager_class()
+
+
+def _make_manager_class():
     global _kernel_manager_class
     if _kernel_manager_class is None:
         from jupyter_client.manager import AsyncKernelManager

@@ -14,7 +14,7 @@ from .constants import (
     DEFAULT_CELL_TIMEOUT, DEFAULT_START_TIMEOUT, DEFAULT_WARM_MODULES, KERNEL_NAME, STATUS_FAILED,
     STATUS_OK,
 )
-from .kernels import acquire_kernel, release_kernel
+from .kernels import IMPORT_LOCK, acquire_kernel, import_jupyter_client, release_kernel
 
 #: Words of the back link of pages that are not in a year's folder (``outputs/bilan.html``).
 BACK_TEXTS = {"bilan": "Retour à l'accueil des évaluations"}
@@ -135,14 +135,31 @@ def start_preload() -> None:
 
 
 def preload() -> None:
-    """Import the execution and rendering stack (papermill, nbformat, nbconvert): run in a thread
-    by the runner while its kernels start, so that their first page does not wait for it."""
-    import nbformat  # noqa: F401
-    import papermill  # noqa: F401
+    """Import the execution and rendering stack (:func:`import_stack`): run in a thread by the
+    runner while its kernels start, so that their first page does not wait for it."""
+    import_stack()
 
-    from ..rendering import _exporter
 
-    _exporter()
+_stack_imported = threading.Event()
+
+
+def import_stack() -> None:
+    """Import the execution and rendering stack (jupyter_client, nbformat, papermill, nbconvert
+    and the HTML exporter), once per process and one thread at a time, as
+    :func:`~plancadre_eval.runner.kernels.import_jupyter_client` does and for the same reason:
+    page threads and the preload thread would otherwise import these packages together."""
+    if _stack_imported.is_set():
+        return
+    import_jupyter_client()  # first, alone: kernels can start while the rest is imported
+    with IMPORT_LOCK:
+        if not _stack_imported.is_set():
+            import nbformat  # noqa: F401
+            import papermill  # noqa: F401
+
+            from ..rendering import _exporter
+
+            _exporter()
+            _stack_imported.set()
 
 
 def execute_page(task: PageTask) -> PageResult:
@@ -169,6 +186,7 @@ def execute_page(task: PageTask) -> PageResult:
             release_kernel(kernel, healthy=False)
             kernel = acquire_kernel(task)
             kernel.prepare()
+        import_stack()
         import nbformat
         import papermill
 
@@ -186,6 +204,7 @@ def execute_page(task: PageTask) -> PageResult:
             km=kernel.km, record_timing=False,
         )
     except Exception as exc:  # kernel died, timeout, unreadable notebook, failing cell...
+        import_stack()
         from papermill.exceptions import PapermillExecutionError
 
         if isinstance(exc, PapermillExecutionError):
