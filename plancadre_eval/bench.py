@@ -168,10 +168,13 @@ def machinery_floor(pages: int, cells: int, *, jobs: int, root: Path, folder: Pa
     in a fresh process, as a cold run: what this costs, no library work can remove.
 
     Returns ``{"secondes": wall seconds, "cpu_processus": CPU seconds of this process,
-    "cpu_noyaux": CPU seconds of its kernels, "echecs": pages not rendered}``."""
+    "cpu_noyaux": CPU seconds of its kernels, "echecs": pages not rendered, "erreurs": their
+    distinct errors}``."""
     import concurrent.futures as cf
     import resource
 
+    if cells < 1:
+        raise ValueError(f"Il faut au moins une cellule (reçu {cells}).")
     t0 = time.perf_counter()
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
@@ -181,8 +184,6 @@ def machinery_floor(pages: int, cells: int, *, jobs: int, root: Path, folder: Pa
     from .runner.page import PageTask, execute_page, start_preload
 
     start_preload()
-    if cells < 1:
-        raise ValueError(f"Il faut au moins une cellule (reçu {cells}).")
     nb = new_notebook(metadata={"kernelspec": {"name": KERNEL_NAME, "display_name": "Python 3",
                                                "language": "python"},
                                 "language_info": {"name": "python"}})
@@ -493,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         ("machinerie seule (rien calculé)", floor["secondes"],
          f"{cold_pages} pages de {cells} cellules (+ paramètres injectés) qui ne calculent rien : "
          f"{floor['cpu_processus'] + floor['cpu_noyaux']:.1f} s de CPU (noyaux "
-         f"{floor['cpu_noyaux']:.1f} s)" + (f", {floor['echecs']} échec(s) : {' ; '.join(floor.get('erreurs', []))}"
+         f"{floor['cpu_noyaux']:.1f} s)" + (f", {floor['echecs']} échec(s) : {' ; '.join(floor['erreurs'])}"
                                          if floor["echecs"] else ""),
          f"{_ratio(floor['secondes'], t_cold):.0%} du run à froid"),
         ("run à chaud (rien de changé)", t_warm, f"{len(warm_rendered)} page(s) produite(s)",

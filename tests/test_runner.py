@@ -1136,7 +1136,7 @@ def call(f):
     except BaseException as exc:  # ImportError, importlib's _DeadlockError
         errors.append(repr(exc))
 threads = [threading.Thread(target=call, args=(f,)) for f in
-           (page.preload, kernels._manager_class, kernels._client_class, kernels._manager_class)]
+           (page.import_stack, kernels._manager_class, kernels._client_class, kernels._manager_class)]
 for t in threads:
     t.start()
 for t in threads:

@@ -127,17 +127,12 @@ _preload_started = threading.Event()
 
 
 def start_preload() -> None:
-    """Run :func:`preload` in a thread, once per process (``run --fiche`` starts it first thing;
-    the run starts it again while its kernels start)."""
+    """Run :func:`import_stack` in a thread, once per process, while the kernels start, so that
+    their first page does not wait for it (``run --fiche`` starts it first thing; the run starts
+    it again when it has pages to render)."""
     if not _preload_started.is_set():
         _preload_started.set()
-        threading.Thread(target=preload, name="plancadre-imports", daemon=True).start()
-
-
-def preload() -> None:
-    """Import the execution and rendering stack (:func:`import_stack`): run in a thread by the
-    runner while its kernels start, so that their first page does not wait for it."""
-    import_stack()
+        threading.Thread(target=import_stack, name="plancadre-imports", daemon=True).start()
 
 
 _stack_imported = threading.Event()

@@ -320,8 +320,9 @@ def expects_rendering(years: Iterable[int], out_dir: Path, *, force: bool, lib_h
             return True
         pages = previous.get("pages") or {}
         for fid in fiches or ():
-            entry = pages.get(f"fiche-{str(fid).strip()}") or {}
-            if entry.get("statut") != STATUS_OK or not (year_dir / f"fiche-{str(fid).strip()}.html").exists():
+            name = f"fiche-{str(fid).strip()}"
+            if (pages.get(name) or {}).get("statut") != STATUS_OK \
+                    or not (year_dir / f"{name}.html").exists():
                 return True
     return False
 
