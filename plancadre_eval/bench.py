@@ -361,8 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             pages, cells = (int(v) for v in args.plancher.lower().split("x"))
         except ValueError:
-            print(f"--plancher attend PAGESxCELLULES, par exemple 37x19 (reçu {args.plancher!r}).",
-                  file=sys.stderr)
+            pages = cells = 0
+        if pages < 1 or cells < 1:
+            print(f"--plancher attend PAGESxCELLULES, deux entiers d'au moins 1, par exemple 37x19 "
+                  f"(reçu {args.plancher!r}).", file=sys.stderr)
             return 2
         scratch = Path(args.scratch).resolve()
         print(json.dumps(machinery_floor(pages, cells, jobs=args.jobs or os.cpu_count() or 1,

@@ -67,6 +67,8 @@ def test_machinery_floor_executes_and_renders_pages_that_compute_nothing(tmp_pat
 def test_floor_option_refuses_a_malformed_size(capsys):
     assert bench.main(["--plancher", "37y19"]) == 2
     assert "PAGESxCELLULES" in capsys.readouterr().err
+    assert bench.main(["--plancher", "4x0"]) == 2  # a notebook needs its parameters cell
+    assert "d'au moins 1" in capsys.readouterr().err
 
 
 def test_spread_takes_evenly_spaced_items_from_first_to_last():
